@@ -1,0 +1,26 @@
+# Two entry points for a fresh machine (see README.md):
+#   make run    set up .venv, then run the main job on the embedded tetris_seed zoo
+#   make test   set up .venv, then run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RUNS ?= runs
+
+.PHONY: setup run test bench
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,ray]"
+	touch $@
+
+run: setup
+	test -d $(RUNS)/zoos/tetris_seed || $(PY) -m hrlib zoo create tetris_seed --out $(RUNS)/zoos/tetris_seed
+	$(PY) -m hrlib zoo info $(RUNS)/zoos/tetris_seed
+
+test: setup
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) benchmarks/zoo_speed.py

@@ -1,0 +1,3 @@
+from hrlib.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,247 @@
+"""The zoo architectures, each one list of ops from which three things derive.
+
+- `build_module`: a plain ``torch.nn.Sequential``, for reference training, importers and users;
+- `layout_of`: its parameter `Layout` (read off that module, so names and shapes agree);
+- `population_forward`: the same network evaluated for m models at once.
+
+Shape legend: m models, b batch, c channels, h/w height/width, f features, p params.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hrlib.layout import Layout
+
+ACTIVATIONS = {
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+    "sigmoid": nn.Sigmoid,
+    "gelu": nn.GELU,
+    "leaky_relu": nn.LeakyReLU,
+    "linear": nn.Identity,
+}
+
+# ops: ("flatten",), ("linear", in, out, bias), ("conv", in, out, kernel, stride, bias),
+#      ("act",), ("dropout",), ("maxpool", k), ("gap",)
+ARCHITECTURES = {
+    # REFERENCE.md §1: 16→5→4, no biases, 100 parameters.
+    "tetris_mlp": dict(
+        input_shape=(1, 4, 4), classes=4,
+        ops=[("flatten",), ("linear", 16, 5, False), ("act",), ("linear", 5, 4, False)],
+    ),
+    # scikit-learn's 8×8 digits: 64→16→10 with biases, 1210 parameters.
+    "digits_mlp": dict(
+        input_shape=(1, 8, 8), classes=10,
+        ops=[("flatten",), ("linear", 64, 16, True), ("act",), ("dropout",), ("linear", 16, 10, True)],
+    ),
+    # CNN-s, 2464 parameters: 208 + 1206 + 100 + 740 + 210.
+    "cnn_s": dict(
+        input_shape=(1, 28, 28), classes=10,
+        ops=[
+            ("conv", 1, 8, 5, 1, True), ("maxpool", 2), ("act",), ("dropout",),
+            ("conv", 8, 6, 5, 1, True), ("maxpool", 2), ("act",), ("dropout",),
+            ("conv", 6, 4, 2, 1, True), ("act",), ("dropout",),
+            ("flatten",), ("linear", 36, 20, True), ("act",), ("dropout",), ("linear", 20, 10, True),
+        ],
+    ),
+    # CNN-u (Unterthiner et al. 2020), 4970 parameters: 160 + 2320 + 2320 + 170.
+    "cnn_u": dict(
+        input_shape=(1, 28, 28), classes=10,
+        ops=[
+            ("conv", 1, 16, 3, 2, True), ("act",), ("dropout",),
+            ("conv", 16, 16, 3, 2, True), ("act",), ("dropout",),
+            ("conv", 16, 16, 3, 2, True), ("act",), ("dropout",),
+            ("gap",), ("linear", 16, 10, True),
+        ],
+    ),
+}
+
+
+def _spec(name: str) -> dict:
+    try:
+        return ARCHITECTURES[name]
+    except KeyError:
+        raise ValueError(f"unknown architecture {name!r}; known: {sorted(ARCHITECTURES)}") from None
+
+
+def _activation(name: str) -> type[nn.Module]:
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; known: {sorted(ACTIVATIONS)}") from None
+
+
+class GlobalAvgPool(nn.Module):
+    def forward(self, x):
+        return x.mean(dim=(-2, -1))
+
+
+def build_module(name: str, activation: str = "tanh", dropout: float = 0.0) -> nn.Sequential:
+    """A plain torch module of the architecture; its state_dict keys are the layout's keys."""
+    act = _activation(activation)
+    mods = []
+    for op in _spec(name)["ops"]:
+        kind = op[0]
+        if kind == "flatten":
+            mods.append(nn.Flatten())
+        elif kind == "linear":
+            mods.append(nn.Linear(op[1], op[2], bias=op[3]))
+        elif kind == "conv":
+            mods.append(nn.Conv2d(op[1], op[2], op[3], stride=op[4], bias=op[5]))
+        elif kind == "act":
+            mods.append(act())
+        elif kind == "dropout":
+            mods.append(nn.Dropout(dropout))
+        elif kind == "maxpool":
+            mods.append(nn.MaxPool2d(op[1]))
+        elif kind == "gap":
+            mods.append(GlobalAvgPool())
+    return nn.Sequential(*mods)
+
+
+@functools.cache
+def layout_of(name: str) -> Layout:
+    return Layout.of_module(build_module(name))
+
+
+def input_shape(name: str) -> tuple[int, ...]:
+    return _spec(name)["input_shape"]
+
+
+def n_classes(name: str) -> int:
+    return _spec(name)["classes"]
+
+
+def population_forward(
+    name: str,
+    flat: torch.Tensor,
+    x: torch.Tensor,
+    activation: str,
+    dropout: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Logits of m models at once.
+
+    flat (m, p); x (m, b, *input) with each model's own batch, or (b, *input) shared by all;
+    dropout (m,) per-model rates, applied when given (training), with `generator` drawing masks.
+    Returns (m, b, classes).
+    """
+    layout = layout_of(name)
+    params = layout.unflatten(flat)
+    act = _activation(activation)()
+    m = flat.shape[0]
+    shared = x.dim() == len(input_shape(name)) + 1
+    # Dense activations are (m, b, f); conv activations are kept as (b, m*c, h, w) so that one
+    # grouped convolution serves all models.
+    layer = 0
+    conv_mode = False
+    for op in _spec(name)["ops"]:
+        kind = op[0]
+        if kind == "flatten":
+            if conv_mode:
+                b = x.shape[0]
+                x = x.reshape(b, m, -1).transpose(0, 1)
+                conv_mode = False
+            elif shared:
+                x = x.flatten(1)
+            else:
+                x = x.flatten(2)
+        elif kind == "gap":
+            b = x.shape[0]
+            x = x.mean(dim=(-2, -1)).reshape(b, m, -1).transpose(0, 1)
+            conv_mode = False
+        elif kind == "linear":
+            key = layout.layers[layer].name
+            x = torch.matmul(x, params[f"{key}.weight"].transpose(-1, -2))
+            if f"{key}.bias" in params:
+                x = x + params[f"{key}.bias"].unsqueeze(-2)
+            shared = False
+            layer += 1
+        elif kind == "conv":
+            if not conv_mode:
+                x = _to_grouped(x, m, shared)
+                conv_mode, shared = True, False
+            key = layout.layers[layer].name
+            w = params[f"{key}.weight"]
+            b = params.get(f"{key}.bias")
+            x = F.conv2d(
+                x, w.reshape(-1, *w.shape[2:]), None if b is None else b.reshape(-1), stride=op[4], groups=m
+            )
+            layer += 1
+        elif kind == "act":
+            x = act(x)
+        elif kind == "maxpool":
+            x = F.max_pool2d(x, op[1])
+        elif kind == "dropout" and dropout is not None:
+            x = _dropout(x, dropout, conv_mode, generator)
+    return x
+
+
+def _to_grouped(x: torch.Tensor, m: int, shared: bool) -> torch.Tensor:
+    """(m, b, c, h, w) or shared (b, c, h, w) -> (b, m*c, h, w)."""
+    if shared:
+        return x.repeat(1, m, 1, 1)
+    b = x.shape[1]
+    return x.transpose(0, 1).reshape(b, -1, *x.shape[-2:])
+
+
+def _dropout(x, rate, conv_mode, generator):
+    """Inverted dropout with a rate per model; conv maps are (b, m*c, h, w), dense ones (m, b, f)."""
+    if not bool((rate > 0).any()):
+        return x
+    m = rate.shape[0]
+    if conv_mode:
+        keep = (1 - rate).repeat_interleave(x.shape[1] // m).view(1, -1, 1, 1)
+    else:
+        keep = (1 - rate).view(m, 1, 1)
+    noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    return x * (noise < keep) / keep
+
+
+# ---- initialisation --------------------------------------------------------------------------
+
+INITS = ("uniform", "normal", "kaiming_uniform", "kaiming_normal", "xavier_uniform", "xavier_normal")
+BIAS_INIT = 0.01  # REFERENCE.md §1: biases start at 0.01
+
+
+def init_weight_(w: torch.Tensor, scheme: str, generator: torch.Generator) -> torch.Tensor:
+    """Initialise one weight tensor in place (REFERENCE.md §1: U(0,1), N(0,1), PyTorch's kaiming/xavier)."""
+    if scheme == "uniform":
+        return nn.init.uniform_(w, 0.0, 1.0, generator=generator)
+    if scheme == "normal":
+        return nn.init.normal_(w, 0.0, 1.0, generator=generator)
+    if scheme in INITS:
+        return getattr(nn.init, scheme + "_")(w, generator=generator)
+    raise ValueError(f"unknown init {scheme!r}; known: {INITS}")
+
+
+def init_module_(module: nn.Module, scheme: str, generator: torch.Generator) -> nn.Module:
+    """Initialise a module's Linear/Conv2d layers in forward order, weights by `scheme`, biases 0.01."""
+    with torch.no_grad():
+        for mod in module.modules():
+            if isinstance(mod, (nn.Linear, nn.Conv2d)):
+                init_weight_(mod.weight, scheme, generator)
+                if mod.bias is not None:
+                    mod.bias.fill_(BIAS_INIT)
+    return module
+
+
+def init_flat_(layout: Layout, flat: torch.Tensor, scheme: str, generator: torch.Generator) -> torch.Tensor:
+    """Initialise one model's flat vector (p,) exactly as `init_module_` would initialise its module."""
+    with torch.no_grad():
+        for i, layer in enumerate(layout.layers):
+            init_weight_(flat[layout.weight_slice(i)].view(layer.shape), scheme, generator)
+            if layer.bias:
+                flat[layout.bias_slice(i)] = BIAS_INIT
+    return flat
+
+
+def n_permutations(layout: Layout) -> int:
+    """Number of distinct but equivalent networks per model: the product of hidden units factorial."""
+    return math.prod(math.factorial(layout.layers[i].units_out) for i in layout.hidden)

@@ -1,0 +1,21 @@
+import numpy as np
+import pytest
+import torch
+
+from hrlib.presets import Preset, create_zoo
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    torch.manual_seed(0)
+    np.random.seed(0)
+
+
+@pytest.fixture(scope="session")
+def tiny_zoo(tmp_path_factory):
+    """A small real tetris zoo: 24 models × 6 checkpoints, trained once per test session."""
+    preset = Preset(
+        "tiny_tetris", "tetris_mlp", "tetris", epochs=5, batch_size=16,
+        fixed=dict(activation="tanh", init="kaiming_uniform", lr=1e-2), seeds=24,
+    )
+    return create_zoo(preset, tmp_path_factory.mktemp("zoos") / "tiny", device="cpu", progress=False)
