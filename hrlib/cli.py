@@ -1,4 +1,4 @@
-"""`hrlib …` commands for batch work: building and inspecting zoos."""
+"""`hrlib …` commands for batch work: building zoos, training hyper-representations."""
 
 from __future__ import annotations
 
@@ -32,6 +32,30 @@ def _zoo_presets(args):
         print(f"{preset.name:24s} {len(preset.specs()):6d} models × {preset.epochs:3d} epochs  {preset.description}")
 
 
+def _train(args):
+    from hrlib import load_zoo
+    from hrlib.augment import AugmentConfig
+    from hrlib.losses import LossConfig
+    from hrlib.models import named_settings
+    from hrlib.train import default_recipe, get_recipe, train
+
+    zoo = load_zoo(args.zoo)
+    config = get_recipe(args.recipe or default_recipe(zoo))
+    changes = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr), ("batch_size", args.batch_size),
+                                 ("seed", args.seed)) if v is not None}
+    if args.loss:
+        changes["loss"] = LossConfig.named(args.loss, config.loss.gamma if args.gamma is None else args.gamma)
+    elif args.gamma is not None:
+        changes["loss"] = {"gamma": args.gamma}
+    if args.augment:
+        changes["augment"] = AugmentConfig.named(args.augment)
+    if args.arch:
+        changes["model"] = named_settings(args.arch)
+    run = train(zoo, args.out, config.replace(**changes), device=args.device, progress=not args.quiet)
+    print(f"{run.path}: {run.model_config.name} {run.config.loss.name}, test reconstruction R² "
+          f"{run.result['test_r2']:.3f} (best epoch {run.result['best_epoch']} of {run.config.epochs})")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hrlib", description=__doc__)
     top.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -55,6 +79,23 @@ def parser() -> argparse.ArgumentParser:
 
     presets = zoo.add_parser("presets", help="list the presets")
     presets.set_defaults(run=_zoo_presets)
+
+    tr = commands.add_parser("train", help="train a hyper-representation on a zoo (resumes an interrupted run)")
+    tr.add_argument("zoo", help="zoo directory")
+    tr.add_argument("--out", required=True, help="run directory")
+    tr.add_argument("--recipe", help="tetris_cpu, tetris_paper, mnist_cpu, mnist_paper, unterthiner_paper "
+                                      "(default: the CPU recipe for the zoo's size)")
+    tr.add_argument("--loss", help="ED, E_c, E_cD or E_c+D")
+    tr.add_argument("--gamma", type=float, help="weight of the contrastive term")
+    tr.add_argument("--arch", help="FF, Att_W, Att_W+t, Att_N or Att_N+t")
+    tr.add_argument("--augment", help="augmentations: -, P, E, N or combinations such as P,E")
+    tr.add_argument("--epochs", type=int)
+    tr.add_argument("--lr", type=float)
+    tr.add_argument("--batch-size", type=int)
+    tr.add_argument("--seed", type=int)
+    tr.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, ...")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.set_defaults(run=_train)
     return top
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -73,6 +73,13 @@ class PopulationResult:
     metrics: dict[str, np.ndarray]
     epochs: list[int]
     diverged: np.ndarray
+
+
+def pick_device(device: str | torch.device = "auto") -> torch.device:
+    """'auto' is CUDA when present, else the CPU."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
 
 
 # ---- optimizers, vectorized over models ---------------------------------------------------------
@@ -307,7 +314,3 @@ def train_alone(
             opt.step()
         snapshots.append(layout.flatten(module.state_dict()).clone())
     return snapshots
-
-
-def spec_dict(spec: ModelSpec) -> dict:
-    return asdict(spec)

@@ -23,11 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from hrlib import architectures as arch
 from hrlib import data as datasets
-from hrlib.population import FACTORS, ModelSpec, train_population
+from hrlib.population import FACTORS, ModelSpec, pick_device, train_population
 from hrlib.zoo import Zoo, load_zoo
 
 log = logging.getLogger(__name__)
@@ -129,13 +128,6 @@ def get_preset(name: str) -> Preset:
         return PRESETS[name]
     except KeyError:
         raise ValueError(f"unknown preset {name!r}; known: {sorted(PRESETS)}") from None
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    """'auto' is CUDA when present, else the CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 # ---- building ------------------------------------------------------------------------------------

@@ -28,3 +28,18 @@ def test_presets_listing(capsys):
     assert main(["zoo", "presets"]) == 0
     listing = capsys.readouterr().out
     assert "tetris_seed" in listing and "3600 models" in listing
+
+
+def test_train_command(tiny_zoo, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", str(tiny_zoo.path), "--out", str(out), "--epochs", "1", "--arch", "Att_N",
+                 "--loss", "E_c+D", "--augment", "P", "--batch-size", "64", "--quiet", "--device", "cpu"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "Att_N E_c+D, test reconstruction R²" in printed
+    from hrlib.train import load_run
+
+    run = load_run(out)
+    assert run.model_config.compression_token is False and run.config.augment.erase_p == 0.0
+    assert run.config.loss.contrast == "positive" and run.config.batch_size == 64
+    assert main(["train", str(tiny_zoo.path), "--out", str(tmp_path / "x"), "--arch", "Att_Q"]) == 2
