@@ -296,3 +296,9 @@ def init_flat_(
 def n_permutations(layout: Layout) -> int:
     """Number of distinct but equivalent networks per model: the product of hidden units factorial."""
     return math.prod(math.factorial(layout.layers[i].units_out) for i in layout.hidden)
+
+
+def find_architecture(layout: Layout) -> str | None:
+    """The name of the architecture whose parameters are laid out like `layout` (names aside), or None."""
+    matches = [name for name in ARCHITECTURES if layout_of(name).same_structure(layout)]
+    return matches[0] if len(matches) == 1 else None

@@ -357,11 +357,14 @@ def describe(zoo: Zoo) -> str:
         repr(zoo),
         f"  data set: {zoo.manifest.get('dataset', {}).get('name')}   epochs: {zoo.epochs.min()}..{zoo.epochs.max()}"
         f" ({c} checkpoints)",
-        f"  final test accuracy: min {last.test_acc.min():.3f}  median {last.test_acc.median():.3f}"
-        f"  max {last.test_acc.max():.3f}",
-        f"  final generalization gap: min {last.ggap.min():.3f}  median {last.ggap.median():.3f}"
-        f"  max {last.ggap.max():.3f}",
-        f"  models dropped (diverged): {zoo.manifest.get('models_dropped', 0)} of {zoo.manifest.get('models_trained', m)}",
+    ]
+    for column, title in (("test_acc", "final test accuracy"), ("ggap", "final generalization gap")):
+        if column in last and last[column].notna().any():
+            values = last[column]
+            lines.append(f"  {title}: min {values.min():.3f}  median {values.median():.3f}  max {values.max():.3f}")
+    reason = "diverged" if "source" not in zoo.manifest else "incomplete or non-finite"
+    lines += [
+        f"  models dropped ({reason}): {zoo.manifest.get('models_dropped', 0)} of {zoo.manifest.get('models_trained', m)}",
         "  generating factors:",
     ]
     per_model = props[props["epoch"] == props["epoch"].min()]
@@ -370,7 +373,8 @@ def describe(zoo: Zoo) -> str:
             continue
         counts = per_model[factor].value_counts().sort_index()
         if len(counts) > 6:
-            lines.append(f"    {factor}: {len(counts)} distinct, {counts.index.min():g}..{counts.index.max():g}")
+            low, high = (f"{v:g}" if isinstance(v, (int, float)) else str(v) for v in (counts.index.min(), counts.index.max()))
+            lines.append(f"    {factor}: {len(counts)} distinct, {low}..{high}")
         else:
             lines.append(f"    {factor}: " + ", ".join(f"{k} ({v})" for k, v in counts.items()))
     if zoo.manifest.get("build_seconds"):
