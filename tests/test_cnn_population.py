@@ -15,7 +15,7 @@ from tests.test_population import check_population_matches_alone
 
 
 def digits28(split, n):
-    """scikit-learn's digits blown up to 28×28: real images, no files needed."""
+    """scikit-learn's digits blown up to 28×28 (3× nearest, padded by 2): real images CNN-s and CNN-u take."""
     x, y = data.load("digits", split)
     x = np.pad(np.kron(x[:n], np.ones((1, 1, 3, 3), np.float32)), ((0, 0), (0, 0), (2, 2), (2, 2)))
     return x, y[:n]

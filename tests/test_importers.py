@@ -19,18 +19,12 @@ import torch
 from torch import nn
 
 from hrlib import architectures as arch
-from hrlib import data, load_zoo
+from hrlib import load_zoo
 from hrlib.importers import ImportFormatError, import_zoo
 from hrlib.population import ModelSpec, train_population
+from tests.test_cnn_population import digits28
 
 TF_NAMES = ["sequential/conv2d", "sequential/conv2d_1", "sequential/conv2d_2", "sequential/dense"]
-
-
-def digits28(split, n):
-    """scikit-learn's digits blown up to 28×28 (3× nearest, padded by 2): real images CNN-s and CNN-u take."""
-    x, y = data.load("digits", split)
-    x = np.pad(np.kron(x[:n], np.ones((1, 1, 3, 3), np.float32)), ((0, 0), (0, 0), (2, 2), (2, 2)))
-    return x, y[:n]
 
 
 TRAIN, TEST = digits28("train", 300), digits28("test", 200)
