@@ -52,8 +52,7 @@ def _data_status(args):
         for split, where in splits.items():
             print(f"  {name:14s} {split:5s} {where}")
             missing |= where == "missing"
-    if args.check and missing:
-        raise SystemExit(1)
+    return 1 if args.check and missing else 0
 
 
 def _data_add(args):
@@ -122,11 +121,11 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     try:
-        args.run(args)
+        code = args.run(args)
     except (ZooError, FileExistsError, FileNotFoundError, ValueError) as err:
         print(f"hrlib: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("hrlib: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
-    return 0
+    return code or 0

@@ -102,7 +102,7 @@ def _file_loader(name):
         from hrlib import mnist
 
         images, labels = mnist.load_split(name, split, root=root, download=download, verify=verify)
-        return (images.astype(np.float32) / 255.0)[:, None], labels.astype(np.int64)
+        return images[:, None], labels.astype(np.int64)  # uint8: `load` scales after taking any subset
 
     return loader
 
@@ -170,7 +170,10 @@ def load(
     if subset is not None:
         keep = stratified_subset(y, subset, subset_seed)
         x, y = x[keep], y[keep]
-    x = x.astype(np.float32, copy=True)  # loaders cache their arrays; callers get their own
+    if x.dtype == np.uint8:
+        x = x.astype(np.float32) / np.float32(255.0)
+    else:
+        x = x.astype(np.float32, copy=True)  # loaders cache their arrays; callers get their own
     if scale == "symmetric":
         x = 2.0 * x - 1.0
     return x, y.copy()

@@ -70,17 +70,17 @@ class Preset:
             configs = [{**config, **draw} for config in configs for draw in draws]
         rng = np.random.default_rng(hash_name(self.name))
         first = self.first_seed
-        specs = []
+        models = []  # (config, seed); ModelSpecs are built only for the models kept
         for config in configs:
             seeds = rng.integers(1, 2**31 - 1, self.seeds) if self.random_seeds else range(first, first + self.seeds)
-            specs += [ModelSpec(seed=int(s), **{**self.fixed, **config}) for s in seeds]
-        if self.n_models is not None and self.n_models < len(specs):
+            models += [(config, int(s)) for s in seeds]
+        if self.n_models is not None and self.n_models < len(models):
             if self.grid:
-                keep = np.sort(np.random.default_rng(0).choice(len(specs), self.n_models, replace=False))
-                specs = [specs[i] for i in keep]
+                keep = np.sort(np.random.default_rng(0).choice(len(models), self.n_models, replace=False))
+                models = [models[i] for i in keep]
             else:
-                specs = specs[: self.n_models]
-        return specs
+                models = models[: self.n_models]
+        return [ModelSpec(seed=seed, **{**self.fixed, **config}) for config, seed in models]
 
     @property
     def checkpoints(self) -> list[int]:

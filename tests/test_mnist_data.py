@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from hrlib import data, mnist
+from hrlib.cli import main
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]  # published class counts
 
@@ -161,7 +162,7 @@ def test_missing_data_gives_one_helpful_error(empty_cache, tmp_path):
                                                                          "fashion_mnist", "test").value)
 
 
-def test_missing_data_through_the_cli_is_not_a_traceback(tmp_path):
+def test_missing_data_through_the_cli_is_not_a_traceback(tmp_path, empty_cache, capsys):
     env = {k: v for k, v in os.environ.items() if not k.startswith("HRLIB_")}
     env["HRLIB_CACHE"] = str(tmp_path / "cache")
     cmd = [sys.executable, "-m", "hrlib", "zoo", "create", "mnist_seed", "--models", "2", "--epochs", "1",
@@ -170,9 +171,7 @@ def test_missing_data_through_the_cli_is_not_a_traceback(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("hrlib: error: MNIST train files") and "Traceback" not in result.stderr
     assert "Ways to get them" in result.stderr and not (tmp_path / "zoo").exists()
-    status = subprocess.run([sys.executable, "-m", "hrlib", "data", "status", "--check"], capture_output=True,
-                            text=True, env=env)
-    assert status.returncode == 1 and "mnist          train missing" in status.stdout
+    assert main(["data", "status", "--check"]) == 1 and "mnist          train missing" in capsys.readouterr().out
 
 
 def test_download_from_an_unreachable_mirror_fails_gracefully(empty_cache):
