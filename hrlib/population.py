@@ -251,17 +251,19 @@ def _train_group(architecture, specs, data, epochs, batch_size, ckpts, device, d
     return weights, metrics, diverged
 
 
-EVAL_BUDGET = 2**24  # bytes for the largest activation map of an evaluation chunk (all models); 16 MiB
-# measured fastest on the CPU (cache-sized chunks): 2**22, 2**26 and 2**28 were 20-100% slower
+# Bytes for the largest activation map of one evaluation chunk (all models at once). On the CPU,
+# cache-sized chunks measured fastest (16 MiB; 4, 64 and 256 MiB were 20-100% slower); a GPU wants
+# big launches, and 1 GiB of activations is little beside its memory.
+EVAL_BUDGET = {"cpu": 2**24, "cuda": 2**30}
 
 
-def eval_chunk(architecture: str, m: int, budget: int = EVAL_BUDGET) -> int:
+def eval_chunk(architecture: str, m: int, budget: int) -> int:
     """Samples per evaluation chunk so that m models' largest activation map stays within `budget` bytes."""
     return max(1, budget // (4 * m * arch.activation_size(architecture)))
 
 
 @torch.no_grad()
-def _evaluate(architecture, flat, activation, data, train_mask=None, budget=EVAL_BUDGET):
+def _evaluate(architecture, flat, activation, data, train_mask=None, budget=None):
     """Loss, accuracy and per-class test F1 of every model on the full train and test sets.
 
     Runs over chunks of samples sized by `eval_chunk` and keeps only per-model sums, so memory stays
@@ -270,6 +272,8 @@ def _evaluate(architecture, flat, activation, data, train_mask=None, budget=EVAL
     x_train, y_train, x_test, y_test = data
     k = arch.n_classes(architecture)
     m = flat.shape[0]
+    if budget is None:
+        budget = EVAL_BUDGET.get(flat.device.type, 2**28)
     chunk = eval_chunk(architecture, m, budget)
     out = {}
     for split, x, y, mask in (("train", x_train, y_train, train_mask), ("test", x_test, y_test, None)):
