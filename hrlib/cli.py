@@ -1,4 +1,4 @@
-"""`hrlib …` commands for batch work: building zoos, training hyper-representations."""
+"""`hrlib …` commands for batch work: data, zoos (build, import, inspect), training."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ def _zoo_create(args):
     from hrlib.presets import create_zoo, describe, get_preset
 
     changes = {} if args.shard_size is None else {"shard_size": args.shard_size}
-    preset = get_preset(args.preset).override(models=args.models, epochs=args.epochs, **changes)
+    preset = get_preset(args.preset).override(
+        models=args.models, epochs=args.epochs, train_subset=args.train_subset, **changes
+    )
     zoo = create_zoo(preset, args.out, device=args.device, progress=not args.quiet)
     print(describe(zoo))
 
@@ -56,6 +58,40 @@ def _train(args):
           f"{run.result['test_r2']:.3f} (best epoch {run.result['best_epoch']} of {run.config.epochs})")
 
 
+def _zoo_import(args):
+    from hrlib import importers
+    from hrlib.presets import describe
+
+    zoo = importers.import_zoo(args.format, args.src, args.out, architecture=args.architecture,
+                               properties=args.properties)
+    print(describe(zoo))
+
+
+def _data_status(args):
+    from hrlib import mnist
+
+    missing = False
+    print(f"hrlib data cache: {mnist.cache_dir() / 'data'}")
+    for name, splits in mnist.status().items():
+        for split, where in splits.items():
+            print(f"  {name:14s} {split:5s} {where}")
+            missing |= where == "missing"
+    return 1 if args.check and missing else 0
+
+
+def _data_add(args):
+    from hrlib import mnist
+
+    added = mnist.add_to_cache(args.dir)
+    print(f"added {len(added)} file(s) to {mnist.cache_dir() / 'data'}" + "".join(f"\n  {a}" for a in added))
+
+
+def _data_fetch(args):
+    from hrlib import mnist
+
+    print(f"{args.name}: {mnist.fetch(args.name)}")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hrlib", description=__doc__)
     top.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -67,6 +103,7 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--out", required=True, help="directory to write the zoo to (must not exist)")
     create.add_argument("--models", type=int, help="keep only this many models (quick runs)")
     create.add_argument("--epochs", type=int, help="train for this many epochs instead")
+    create.add_argument("--train-subset", type=int, help="train on a seeded, class-stratified subset of this many images")
     create.add_argument("--shard-size", type=int, help="models per shard, the unit of resumption (preset default)")
     create.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     create.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -79,6 +116,28 @@ def parser() -> argparse.ArgumentParser:
 
     presets = zoo.add_parser("presets", help="list the presets")
     presets.set_defaults(run=_zoo_presets)
+
+    imp = zoo.add_parser("import", help="convert a zoo in another format into an hrlib zoo")
+    imp.add_argument("format", choices=["unterthiner", "modelzoos", "state_dicts"],
+                     help="unterthiner: Small CNN Zoo (weights.npy, metrics.csv, layout.csv); modelzoos: "
+                          "Model Zoos 2022 ray.tune directories; state_dicts: a folder of PyTorch state_dicts")
+    imp.add_argument("src", help="the directory to read")
+    imp.add_argument("--out", required=True, help="directory to write the zoo to (must not exist)")
+    imp.add_argument("--architecture", help="hrlib architecture name (default: inferred from the weights)")
+    imp.add_argument("--properties", help="state_dicts: CSV with a 'file' column and per-checkpoint properties")
+    imp.set_defaults(run=_zoo_import)
+
+    data = commands.add_parser("data", help="find, fetch and cache image data sets").add_subparsers(
+        dest="data_command", required=True)
+    st = data.add_parser("status", help="where MNIST and Fashion-MNIST are found (checksums verified)")
+    st.add_argument("--check", action="store_true", help="exit 1 when anything is missing")
+    st.set_defaults(run=_data_status)
+    add = data.add_parser("add", help="copy known IDX files found under DIR (by sha256) into the cache")
+    add.add_argument("dir")
+    add.set_defaults(run=_data_add)
+    fetch = data.add_parser("fetch", help="download a data set from its public mirrors into the cache")
+    fetch.add_argument("name", choices=["mnist", "fashion_mnist"])
+    fetch.set_defaults(run=_data_fetch)
 
     tr = commands.add_parser("train", help="train a hyper-representation on a zoo (resumes an interrupted run)")
     tr.add_argument("zoo", help="zoo directory")
@@ -103,11 +162,11 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     try:
-        args.run(args)
+        code = args.run(args)
     except (ZooError, FileExistsError, FileNotFoundError, ValueError) as err:
         print(f"hrlib: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("hrlib: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
-    return 0
+    return code or 0

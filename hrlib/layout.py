@@ -101,6 +101,11 @@ class Layout:
     def __hash__(self):
         return hash(self.layers)
 
+    def same_structure(self, other: "Layout") -> bool:
+        """Equal but for layer names: the same kinds, shapes, biases and input blocks, in order."""
+        strip = lambda layout: [(l.kind, l.shape, l.bias, l.in_block) for l in layout.layers]  # noqa: E731
+        return strip(self) == strip(other)
+
     def weight_slice(self, i: int) -> slice:
         start = self.offsets[i]
         return slice(start, start + self.layers[i].weight_size)
@@ -163,6 +168,39 @@ class Layout:
     @classmethod
     def from_dict(cls, d: dict) -> "Layout":
         return cls(Layer(**{**layer, "shape": tuple(layer["shape"])}) for layer in d["layers"])
+
+    @classmethod
+    def of_state_dict(cls, state: Mapping[str, torch.Tensor]) -> "Layout":
+        """Infer the layout of a state_dict of Linear (2-d weights) and Conv2d (4-d weights) layers.
+
+        Layers are taken in the order their keys first appear (the order torch saves them in);
+        a Linear layer after a Conv2d gets input blocks as in `of_module`.
+        """
+        prefixes = []
+        for key in state:
+            prefix, _, leaf = key.rpartition(".")
+            if leaf not in ("weight", "bias") or not prefix:
+                raise ValueError(f"state_dict key {key!r} is not a layer's weight or bias; hrlib lays out Linear and Conv2d layers only")
+            if prefix not in prefixes:
+                prefixes.append(prefix)
+        layers = []
+        for prefix in prefixes:
+            if f"{prefix}.weight" not in state:
+                raise ValueError(f"state_dict has {prefix}.bias but no {prefix}.weight")
+            shape = tuple(state[f"{prefix}.weight"].shape)
+            bias = state.get(f"{prefix}.bias")
+            if bias is not None and tuple(bias.shape) != shape[:1]:
+                raise ValueError(f"{prefix}.bias has shape {tuple(bias.shape)}, its weight {shape} wants ({shape[0]},)")
+            if len(shape) == 4:
+                layers.append(Layer(prefix, "conv", shape, bias is not None))
+            elif len(shape) == 2:
+                in_block = 1
+                if layers and layers[-1].kind == "conv" and shape[1] % layers[-1].units_out == 0:
+                    in_block = shape[1] // layers[-1].units_out
+                layers.append(Layer(prefix, "linear", shape, bias is not None, in_block))
+            else:
+                raise ValueError(f"{prefix}.weight has shape {shape}: neither a Linear (2-d) nor a Conv2d (4-d) weight")
+        return cls(layers)
 
     @classmethod
     def of_module(cls, module: nn.Module) -> "Layout":

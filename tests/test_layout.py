@@ -63,3 +63,24 @@ def test_mismatches_are_named():
         Layout([Layer("a", "linear", (5, 16), False), Layer("b", "linear", (4, 6), False)])
     with pytest.raises(ValueError, match="parameters hrlib cannot lay out"):
         Layout.of_module(nn.Sequential(nn.Linear(3, 3), nn.LayerNorm(3)))
+
+
+@pytest.mark.parametrize("name", sorted(arch.ARCHITECTURES))
+def test_a_state_dict_shows_its_layout(name):
+    state = arch.build_module(name).state_dict()
+    assert Layout.of_state_dict(state) == arch.layout_of(name)
+    renamed = {f"module_list.{k}": v for k, v in state.items()}  # other names, same structure
+    inferred = Layout.of_state_dict(renamed)
+    assert inferred != arch.layout_of(name) and inferred.same_structure(arch.layout_of(name))
+    assert arch.find_architecture(inferred) == name
+
+
+def test_state_dicts_hrlib_cannot_lay_out_are_named():
+    bn = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2)).state_dict()
+    with pytest.raises(ValueError, match="'1.running_mean' is not a layer's weight or bias"):
+        Layout.of_state_dict(bn)
+    with pytest.raises(ValueError, match="neither a Linear"):
+        Layout.of_state_dict({"a.weight": torch.zeros(2, 3, 4)})
+    with pytest.raises(ValueError, match="has a.bias but no a.weight"):
+        Layout.of_state_dict({"a.bias": torch.zeros(2)})
+    assert arch.find_architecture(Layout.of_state_dict({"a.weight": torch.zeros(7, 3)})) is None

@@ -91,6 +91,6 @@ def test_bad_specs_are_refused():
     with pytest.raises(ValueError, match="optimizer"):
         ModelSpec(seed=1, optimizer="lbfgs")
     with pytest.raises(ValueError, match="init"):
-        ModelSpec(seed=1, init="orthogonal")
+        ModelSpec(seed=1, init="lecun_normal")
     with pytest.raises(ValueError, match="train_fraction"):
         ModelSpec(seed=1, train_fraction=0)
