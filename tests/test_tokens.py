@@ -25,7 +25,9 @@ def test_a_neuron_token_holds_its_incoming_weights_then_its_bias():
     module = arch.build_module("cnn_s")
     flat = layout.flatten(module.state_dict()).unsqueeze(0)
     tokens = tokenize(flat, layout)
-    conv2 = module[4]
+    named = dict(module.named_modules())
+    conv2 = named[layout.layers[1].name]
     torch.testing.assert_close(tokens[1][0, 3], torch.cat([conv2.weight[3].flatten(), conv2.bias[3:4]]).detach())
-    dense = module[12]
+    dense = named[layout.layers[3].name]
+    assert isinstance(conv2, torch.nn.Conv2d) and isinstance(dense, torch.nn.Linear)
     torch.testing.assert_close(tokens[3][0, 7], torch.cat([dense.weight[7], dense.bias[7:8]]).detach())
