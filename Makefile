@@ -21,7 +21,9 @@ run: setup
 	test -d $(RUNS)/zoos/tetris_seed || $(PY) -m hrlib zoo create tetris_seed --out $(RUNS)/zoos/tetris_seed
 	$(PY) -m hrlib zoo info $(RUNS)/zoos/tetris_seed
 
+# MNIST-based tests skip when the data cannot be fetched here, unless HRLIB_REQUIRE_DATA=1 (CI).
 test: setup
+	-@$(MAKE) --no-print-directory data
 	$(PY) -m pytest
 
 bench: setup
