@@ -270,6 +270,16 @@ def eval_chunk(architecture: str, m: int, budget: int) -> int:
 
 
 @torch.no_grad()
+def evaluate(architecture: str, weights, activation: str, train, test, device="cpu") -> dict[str, np.ndarray]:
+    """Loss, accuracy and per-class test F1 of the networks whose flat weights (m, p) are given."""
+    device = pick_device(device)
+    data = [torch.as_tensor(np.asarray(a)).to(device) for a in (*train, *test)]
+    with torch.no_grad():
+        out = _evaluate(architecture, torch.as_tensor(np.asarray(weights, dtype=np.float32)).to(device), activation, data)
+    out["ggap"] = out["train_acc"] - out["test_acc"]
+    return out
+
+
 def _evaluate(architecture, flat, activation, data, train_mask=None, budget=None):
     """Loss, accuracy and per-class test F1 of every model on the full train and test sets.
 

@@ -81,7 +81,7 @@ class TrainConfig:
 # "paper" sizes are the authors' (REFERENCE.md §4, §6) and are GPU jobs.
 RECIPES = {
     "tetris_cpu": TrainConfig(
-        epochs=60, batch_size=256, lr=1e-3, plateau_patience=4,
+        epochs=30, batch_size=256, lr=1e-3, plateau_patience=4,
         model=dict(d_model=64, heads=1, blocks=2, ff=128, dropout=0.0, latent=50),
     ),
     "tetris_paper": TrainConfig(

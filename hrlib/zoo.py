@@ -160,6 +160,20 @@ class Zoo:
         return path
 
 
+def weight_variance(zoo: Zoo, by=None, max_rows: int = 200_000, seed: int = 0) -> float:
+    """The paper's VAR (Table 4): each weight's variance over the zoo's checkpoints, averaged over
+    weights. With `by` (e.g. ["init", "activation"]), VAR_c: the same within each group of
+    checkpoints sharing those factors, averaged over groups. Large zoos use a seeded row sample."""
+    rows = np.arange(len(zoo.properties))
+    if len(rows) > max_rows:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, max_rows, replace=False))
+    w = np.asarray(zoo.weights.reshape(-1, zoo.layout.n_params)[rows], dtype=np.float64)
+    if by is None:
+        return float(w.var(0).mean())
+    groups = zoo.properties.iloc[rows].groupby(list(by)).indices
+    return float(np.mean([w[idx].var(0).mean() for idx in groups.values()]))
+
+
 def _json_default(value):
     if isinstance(value, np.generic):
         return value.item()
