@@ -36,24 +36,13 @@ def _zoo_presets(args):
 
 def _train(args):
     from hrlib import load_zoo
-    from hrlib.augment import AugmentConfig
-    from hrlib.losses import LossConfig
-    from hrlib.models import named_settings
-    from hrlib.train import default_recipe, get_recipe, train
+    from hrlib.train import configure, train
 
     zoo = load_zoo(args.zoo)
-    config = get_recipe(args.recipe or default_recipe(zoo))
-    changes = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr), ("batch_size", args.batch_size),
-                                 ("seed", args.seed)) if v is not None}
-    if args.loss:
-        changes["loss"] = LossConfig.named(args.loss, config.loss.gamma if args.gamma is None else args.gamma)
-    elif args.gamma is not None:
-        changes["loss"] = {"gamma": args.gamma}
-    if args.augment:
-        changes["augment"] = AugmentConfig.named(args.augment)
-    if args.arch:
-        changes["model"] = named_settings(args.arch)
-    run = train(zoo, args.out, config.replace(**changes), device=args.device, progress=not args.quiet)
+    changes = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size), ("seed", args.seed)) if v is not None}
+    config = configure(zoo, args.recipe or "", args.loss or "", args.arch or "", args.epochs or 0, args.gamma,
+                       args.augment or "", device=args.device, **changes)
+    run = train(zoo, args.out, config, device=args.device, progress=not args.quiet)
     print(f"{run.path}: {run.model_config.name} {run.config.loss.name}, test reconstruction R² "
           f"{run.result['test_r2']:.3f} (best epoch {run.result['best_epoch']} of {run.config.epochs})")
 

@@ -222,6 +222,33 @@ def get_preset(name: str) -> Preset:
         raise ValueError(f"unknown preset {name!r}; known: {sorted(PRESETS)}") from None
 
 
+def quick(preset: Preset) -> Preset:
+    """The smoke-test version of a preset, built in seconds on a laptop CPU: 100 models × 10 epochs
+    of the MLP zoos; 16 models × 2 epochs on 1000 training and 1000 test images of the CNN zoos."""
+    if arch.layout_of(preset.architecture).n_params <= 2000:
+        return preset.override(models=min(100, len(preset.specs())), epochs=min(10, preset.epochs))
+    small = preset.override(models=16, epochs=min(2, preset.epochs), train_subset=1000)
+    return dataclasses.replace(small, data_options={**small.data_options, "test_subset": 1000})
+
+
+def ensure_zoo(zoo: str, runs="runs", quick_run: bool = False, device: str = "auto", progress: bool = True) -> Zoo:
+    """The zoo a notebook or pipeline step asks for: an existing zoo directory as it is, or a preset
+    built once into ``RUNS/zoos/NAME`` (``NAME-quick`` for the smoke size) and opened from there."""
+    if Path(zoo).is_dir():
+        return load_zoo(zoo)
+    preset = get_preset(zoo)
+    if quick_run:
+        preset = quick(preset)
+    out = Path(runs) / "zoos" / (preset.name + ("-quick" if quick_run else ""))
+    if out.exists():
+        found = load_zoo(out)
+        if found.manifest.get("config") != json.loads(json.dumps(preset.to_dict(), default=str)):
+            raise ValueError(f"{out} holds a zoo of a different configuration than {preset.name!r} asks for; "
+                             "remove it to rebuild")
+        return found
+    return create_zoo(preset, out, device=device, progress=progress)
+
+
 # ---- building ------------------------------------------------------------------------------------
 
 

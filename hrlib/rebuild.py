@@ -24,6 +24,25 @@ def zoo_data(zoo: Zoo, split: str):
     return datasets.load(name, split, **spec)
 
 
+def output_difference(zoo: Zoo, a, b, rows, images: int = 256) -> np.ndarray:
+    """Largest absolute difference between the logits of networks a[i] and b[i] (versions of
+    checkpoint rows[i]) on the first `images` test images: 0 up to rounding for equivalent networks."""
+    import torch
+
+    from hrlib.architectures import population_forward
+
+    x = torch.as_tensor(zoo_data(zoo, "test")[0][:images])
+    a, b = (torch.as_tensor(np.asarray(w, dtype=np.float32)) for w in (a, b))
+    activation = zoo.properties["activation"].to_numpy()[np.asarray(rows)]
+    out = np.zeros(len(activation))
+    with torch.no_grad():
+        for act in np.unique(activation):
+            members = np.flatnonzero(activation == act)
+            diff = population_forward(zoo.architecture, a[members], x, act) - population_forward(zoo.architecture, b[members], x, act)
+            out[members] = diff.abs().amax(dim=(1, 2)).numpy()
+    return out
+
+
 def evaluate_weights(zoo: Zoo, weights, rows, device="cpu") -> pd.DataFrame:
     """Train/test loss and accuracy (and gap) of the networks `weights` (n, p), where weights[i] is
     a version of checkpoint `rows[i]` of the zoo (so it is run with that model's activation)."""

@@ -31,7 +31,7 @@ import torch
 
 from hrlib.augment import EXHAUSTIVE_LIMIT, AugmentConfig, n_equivalent, permutation_bank, two_views
 from hrlib.losses import LossConfig, hyper_loss, r2
-from hrlib.models import HyperRepresentation, ModelConfig
+from hrlib.models import HyperRepresentation, ModelConfig, named_settings
 from hrlib.population import pick_device
 from hrlib.zoo import Zoo
 
@@ -297,20 +297,74 @@ def evaluate(model, samples: torch.Tensor, bank, config: TrainConfig, batch_size
     return out
 
 
-@torch.no_grad()
-def embed(model: HyperRepresentation | Run | str | Path, zoo: Zoo, batch_size: int = 4096, device="auto") -> np.ndarray:
-    """z of every clean checkpoint of the zoo, (rows, latent), aligned with `zoo.properties`."""
+def _as_model(model) -> HyperRepresentation:
     if isinstance(model, (str, Path)):
         model = load_run(model)
-    if isinstance(model, Run):
-        model = model.model
+    return model.model if isinstance(model, Run) else model
+
+
+@torch.no_grad()
+def _batched(fn, model, samples: np.ndarray, batch_size: int, device) -> np.ndarray:
+    device = pick_device(device)
+    model.to(device).eval()
+    try:
+        out = [fn(torch.tensor(samples[i : i + batch_size], device=device)).float().cpu()
+               for i in range(0, len(samples), batch_size)]
+    finally:
+        model.cpu()
+    return torch.cat(out).numpy()
+
+
+def embed(model: HyperRepresentation | Run | str | Path, zoo: Zoo, batch_size: int = 4096, device="auto") -> np.ndarray:
+    """z of every clean checkpoint of the zoo, (rows, latent), aligned with `zoo.properties`."""
+    model = _as_model(model)
     if model.config.get_layout() != zoo.layout:
         raise ValueError("the hyper-representation was trained on a zoo of another architecture (layouts differ)")
-    device = pick_device(device)
-    model = model.to(device).eval()
-    out = []
-    samples = zoo.samples()
-    for i in range(0, len(samples), batch_size):
-        out.append(model.encode(torch.tensor(samples[i : i + batch_size], device=device)).float().cpu())
-    model.cpu()
-    return torch.cat(out).numpy()
+    return _batched(model.encode, model, zoo.samples(), batch_size, device)
+
+
+def reconstruct(model: HyperRepresentation | Run | str | Path, weights: np.ndarray, batch_size: int = 4096,
+                device="auto") -> np.ndarray:
+    """Decoder(encoder(w)) for flat weight vectors (n, p)."""
+    model = _as_model(model)
+    return _batched(lambda w: model.decoder(model.encoder(w)), model, np.asarray(weights, np.float32), batch_size, device)
+
+
+# ---- choosing a configuration (the CLI and the notebooks) ------------------------------------------
+
+
+def configure(zoo: Zoo, recipe: str = "", loss: str = "", architecture: str = "", epochs: int = 0,
+              gamma: float | None = None, augment: str = "", quick: bool = False, device="auto",
+              **changes) -> TrainConfig:
+    """A TrainConfig from a recipe and the paper's names for the loss, architecture and augmentations.
+
+    No recipe: the CPU recipe for the zoo's size; for CNN zoos on a GPU, the paper's size. `quick`
+    (meant for the smoke-size zoos) keeps the recipe but trains at most 30 epochs in batches of 64,
+    so that a small zoo still gets a few hundred steps. Other keyword arguments are TrainConfig fields.
+    """
+    if not recipe:
+        recipe = default_recipe(zoo)
+        if recipe == "mnist_cpu" and pick_device(device).type == "cuda" and not quick:
+            recipe = "mnist_paper"
+    config = get_recipe(recipe)
+    if loss:
+        changes["loss"] = LossConfig.named(loss, config.loss.gamma if gamma is None else gamma)
+    elif gamma is not None:
+        changes["loss"] = {"gamma": gamma}
+    if augment:
+        changes["augment"] = AugmentConfig.named(augment)
+    if architecture:
+        changes["model"] = named_settings(architecture)
+    if epochs:
+        changes["epochs"] = epochs
+    elif quick:
+        changes["epochs"] = min(30, config.epochs)
+    if quick:
+        changes.setdefault("batch_size", 64)
+    return config.replace(**changes)
+
+
+def run_dir(runs, zoo: str, quick: bool = False, loss: str = "E_cD", architecture: str = "Att_N+t") -> Path:
+    """Where the notebooks keep the run of a zoo, loss and architecture: RUNS/hr/ZOO[-quick]-LOSS-ARCH."""
+    name = Path(zoo).name + ("-quick" if quick else "")
+    return Path(runs) / "hr" / f"{name}-{loss}-{architecture}".replace("+", "p")
