@@ -99,7 +99,7 @@ def evaluate_probes(zoo, features: Mapping[str, object], targets=None, *, split:
         else:
             named = column if label(column) == column else f"{label(column)} ({column})"
             notes.append(f"{named}: {reason}; skipped, not scored")
-            log.warning(notes[-1])
+            log.info(notes[-1])
     details, predictions, feature_seconds = [], [], {}
     for name, feature_set in features.items():
         start = time.perf_counter()

@@ -182,14 +182,17 @@ def given(array, zoo=None, name: str = "z") -> Encoded:
 
 
 def baselines(layout: Layout | None = None, n_components: int = 50, max_fit_rows: int = 5000,
-              random_state: int = 0, umap: bool = True, unterthiner: bool = True) -> dict[str, WeightFeatures]:
+              random_state: int = 0, umap: bool = True, umap_components: int = 2,
+              unterthiner: bool = True) -> dict[str, WeightFeatures]:
     """The paper's baseline feature sets by name: W, PCA_l, PCA_c, PCA_r, UMAP, s(W) (and s_U(W)).
 
     PCA_l is PCA fitted on every training row (a linear-kernel PCA is exactly PCA); PCA_c and PCA_r
-    are scikit-learn's KernelPCA fitted on a seeded subsample of `max_fit_rows` training rows;
-    UMAP (25 neighbours, min_dist 0.001) is fitted on every training row. Each gives
-    `n_components` features, the latent size of the hyper-representation it is compared with.
-    s_U(W) is Unterthiner et al.'s variant of s(W); `layout` is needed for both.
+    are scikit-learn's KernelPCA fitted on a seeded subsample of `max_fit_rows` training rows. Each
+    gives `n_components` features, the latent size of the hyper-representation it is compared with.
+    UMAP (25 neighbours, min_dist 0.001) is fitted on every training row and gives `umap_components`
+    features: 2 by default, umap-learn's own default and the paper's Figure 4 (its near-zero Table 5
+    UMAP scores fit a low-dimensional embedding too); 50 took 3× longer to fit and 16× longer to
+    transform on tetris_seed here. s_U(W) is Unterthiner et al.'s variant of s(W); both need `layout`.
     """
     sets = {
         "W": WeightFeatures(FunctionTransformer()),
@@ -202,7 +205,7 @@ def baselines(layout: Layout | None = None, n_components: int = 50, max_fit_rows
     if umap:
         from umap import UMAP  # imported late: it takes seconds (numba)
 
-        sets["UMAP"] = WeightFeatures(UMAP(n_neighbors=25, min_dist=0.001, n_components=n_components,
+        sets["UMAP"] = WeightFeatures(UMAP(n_neighbors=25, min_dist=0.001, n_components=umap_components,
                                            random_state=random_state, n_jobs=1))
     sets["s(W)"] = WeightFeatures(WeightStatistics(layout, "authors"))
     if unterthiner:

@@ -95,7 +95,7 @@ split = zoo.split()
 weights = np.array(zoo.weights)
 weights[split.test] = np.nan
 poisoned = Zoo(weights, zoo.properties, zoo.layout, zoo.manifest)
-umap = baselines(zoo.layout, n_components=3)["UMAP"]
+umap = baselines(zoo.layout, umap_components=3)["UMAP"]
 assert umap.transformer.n_neighbors == 25 and umap.transformer.min_dist == 0.001
 umap.transformer.set_params(n_epochs=20)  # a smoke-sized optimisation
 z = umap.fit(poisoned, zoo.rows(split.train)).transform(poisoned, zoo.rows(split.val))
