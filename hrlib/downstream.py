@@ -100,6 +100,11 @@ def evaluate_probes(zoo, features: Mapping[str, object], targets=None, *, split:
             named = column if label(column) == column else f"{label(column)} ({column})"
             notes.append(f"{named}: {reason}; skipped, not scored")
             log.info(notes[-1])
+    kinds = {column: target_kind(props[column]) for column in columns}
+    everywhere = np.concatenate(list(rows.values()))
+    # Complete numeric targets share one multi-target ridge fit per α (each still gets its own α).
+    joint = [c for c in columns if kinds[c] == "regression" and props[c].iloc[everywhere].notna().all()]
+    groups = ([joint] if joint else []) + [[c] for c in columns if c not in joint]
     details, predictions, feature_seconds = [], [], {}
     for name, feature_set in features.items():
         start = time.perf_counter()
@@ -107,31 +112,34 @@ def evaluate_probes(zoo, features: Mapping[str, object], targets=None, *, split:
         X = {s: _transform(feature_set, zoo, name, rows[s]) for s in SPLITS}
         feature_seconds[name] = time.perf_counter() - start
         log.info("feature set %s: %d features in %.1f s", name, X["train"].shape[1], feature_seconds[name])
-        for column in columns:
+        for group in groups:
             start = time.perf_counter()
-            kind = target_kind(props[column])
-            y = {s: props[column].to_numpy()[rows[s]] for s in SPLITS}
-            keep = {s: ~pd.isna(y[s]) for s in SPLITS}
+            kind = kinds[group[0]]
+            y = {s: props[group].to_numpy()[rows[s]] for s in SPLITS}  # (n, targets)
+            keep = {s: ~pd.isna(y[s]).any(1) for s in SPLITS}
             X_fit = np.concatenate([X["train"][keep["train"]], X["val"][keep["val"]]])
             y_fit = np.concatenate([y["train"][keep["train"]], y["val"][keep["val"]]])
             validation = np.arange(len(y_fit)) >= keep["train"].sum()
-            probe = make_probe(kind, standardize).fit(X_fit, y_fit, validation)
-            y_true, y_pred = y["test"][keep["test"]], probe.predict(X["test"][keep["test"]])
-            score = r2_score(y_true, y_pred) if kind == "regression" else accuracy_score(y_true, y_pred)
+            probe = make_probe(kind, standardize).fit(X_fit, y_fit if len(group) > 1 else y_fit[:, 0], validation)
+            y_pred = probe.predict(X["test"][keep["test"]]).reshape(int(keep["test"].sum()), len(group))
             test_rows = rows["test"][keep["test"]]
-            details.append(dict(
-                target=label(column), column=column, feature=name, kind=kind,
-                metric="R2" if kind == "regression" else "accuracy", test=score, val=probe.val_score_,
-                param="alpha" if kind == "regression" else "C",
-                value=probe.alpha_ if kind == "regression" else probe.C_,
-                n_train=int(keep["train"].sum()), n_val=int(keep["val"].sum()), n_test=int(keep["test"].sum()),
-                seconds=time.perf_counter() - start,
-            ))
-            predictions.append(pd.DataFrame(dict(
-                feature=name, target=label(column), row=test_rows, model=props["model"].to_numpy()[test_rows],
-                epoch=props["epoch"].to_numpy()[test_rows], true=y_true, predicted=y_pred,
-            )))
-            log.info("%s ~ %s: test %s %.3f", label(column), name, details[-1]["metric"], score)
+            seconds = (time.perf_counter() - start) / len(group)
+            for j, column in enumerate(group):
+                y_true = y["test"][keep["test"], j]
+                score = r2_score(y_true, y_pred[:, j]) if kind == "regression" else accuracy_score(y_true, y_pred[:, j])
+                details.append(dict(
+                    target=label(column), column=column, feature=name, kind=kind,
+                    metric="R2" if kind == "regression" else "accuracy", test=score,
+                    val=np.ravel(probe.val_score_)[j], param="alpha" if kind == "regression" else "C",
+                    value=np.ravel(probe.alpha_ if kind == "regression" else probe.C_)[j],
+                    n_train=int(keep["train"].sum()), n_val=int(keep["val"].sum()), n_test=int(keep["test"].sum()),
+                    seconds=seconds,
+                ))
+                predictions.append(pd.DataFrame(dict(
+                    feature=name, target=label(column), row=test_rows, model=props["model"].to_numpy()[test_rows],
+                    epoch=props["epoch"].to_numpy()[test_rows], true=y_true, predicted=y_pred[:, j],
+                )))
+                log.info("%s ~ %s: test %s %.3f", label(column), name, details[-1]["metric"], score)
     details = pd.DataFrame(details, columns=["target", "column", "feature", "kind", "metric", "test", "val",
                                              "param", "value", "n_train", "n_val", "n_test", "seconds"])
     table = 100 * details.pivot(index="target", columns="feature", values="test")

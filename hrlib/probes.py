@@ -1,8 +1,9 @@
 """Linear probes: scikit-learn estimators that read a model characteristic off a feature set.
 
-Each probe takes the training and validation rows together with a boolean `validation` mask, picks
-its regularization on the validation rows alone (scikit-learn's GridSearchCV over a PredefinedSplit)
-and refits on the training rows with the chosen value; the test rows never reach `fit`.
+Each probe takes the training and validation rows together with a boolean `validation` mask, fits
+one scikit-learn model per regularization value on the training rows, picks the value that scores
+best on the validation rows (what GridSearchCV over a PredefinedSplit does) and keeps the model
+fitted on the training rows with it; the test rows never reach `fit`.
 
 - `RidgeProbe`: continuous targets; α from `ALPHAS` by validation R² (REFERENCE.md §7).
 - `LogisticProbe`: categorical targets; C from `CS` by validation accuracy.
@@ -15,9 +16,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.model_selection import GridSearchCV, PredefinedSplit
+from sklearn.metrics import accuracy_score, r2_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
@@ -81,82 +82,68 @@ def kendall_tau(y_true, y_pred) -> float:
     return float(kendalltau(y_true, y_pred).statistic)
 
 
-def _validation_mask(validation, n: int) -> np.ndarray:
-    validation = np.asarray(validation)
-    if validation.dtype != bool or validation.shape != (n,):
-        raise ValueError(f"validation must be a boolean mask of length {n}, got {validation.dtype} {validation.shape}")
+def _check_fit(X, y, validation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    X, y, validation = np.asarray(X), np.asarray(y), np.asarray(validation)
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
+    if not np.isfinite(X).all():
+        raise ValueError("X contains NaN or infinite values")
+    if validation.dtype != bool or validation.shape != (len(X),):
+        raise ValueError(f"validation must be a boolean mask of length {len(X)}, got {validation.dtype} {validation.shape}")
     if validation.all() or not validation.any():
         raise ValueError("validation must mark some rows (the validation split) and leave some (the training split)")
-    return validation
+    return X, y, validation
 
 
-class _ValidatedProbe(BaseEstimator):
-    """A pipeline whose one hyper-parameter is chosen on a predefined validation split."""
+def _pipeline(model, standardize: bool) -> Pipeline:
+    return Pipeline([("scale", StandardScaler() if standardize else "passthrough"), ("model", model)])
 
-    _param = ""  # set by subclasses: the pipeline parameter searched
-    _scoring = ""
 
-    def _pipeline(self) -> Pipeline:
-        raise NotImplementedError
+class RidgeProbe(RegressorMixin, BaseEstimator):
+    """Ridge regression with α chosen by R² on the validation rows, then refitted on the training rows.
 
-    def _grid(self):
-        raise NotImplementedError
+    The search is GridSearchCV over a PredefinedSplit written out: one scikit-learn Ridge per α fitted
+    on the training rows, scored with r2_score on the validation rows. y may hold several targets as
+    columns (n, t): each gets its own α (Ridge takes one α per target), at the cost of one fit per α.
 
-    def _search(self, X, y, validation):
-        """Pick the hyper-parameter on rows where `validation` is True, refit on the other rows."""
-        X = np.asarray(X)
-        y = np.asarray(y)
-        if len(X) != len(y):
-            raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
-        if not np.isfinite(X).all():
-            raise ValueError("X contains NaN or infinite values")
-        val = _validation_mask(validation, len(X))
-        search = GridSearchCV(
-            self._pipeline(), {f"model__{self._param}": list(self._grid())}, scoring=self._scoring,
-            cv=PredefinedSplit(np.where(val, 0, -1)), refit=False, error_score="raise",
-        ).fit(X, y)
-        best = search.best_params_[f"model__{self._param}"]
-        self.cv_results_ = search.cv_results_
-        self.val_score_ = float(search.best_score_)
-        self.estimator_ = clone(self._pipeline()).set_params(**{f"model__{self._param}": best}).fit(X[~val], y[~val])
+    Args:
+        alphas: the grid, by default {1e3, 3e2, 1e2, …, 3e-5, 1e-5} as in the authors' code.
+        standardize: scale features to zero mean, unit variance (fitted on the training rows) first.
+
+    Fitted: `alpha_` (per target when y is 2-D), `val_score_` (validation R² at `alpha_`),
+    `val_scores_` (alphas × targets), `estimator_` (the refitted pipeline).
+    """
+
+    def __init__(self, alphas=ALPHAS, standardize: bool = False):
+        self.alphas = alphas
+        self.standardize = standardize
+
+    def fit(self, X, y, validation):
+        """Pick α on the rows where `validation` is True, refit on the others; returns self."""
+        X, y, val = _check_fit(X, np.asarray(y, dtype=np.float64), validation)
+        Y = y.reshape(len(y), -1)  # (n, t)
+        scores = np.empty((len(self.alphas), Y.shape[1]))
+        for i, alpha in enumerate(self.alphas):
+            model = _pipeline(Ridge(alpha=alpha), self.standardize).fit(X[~val], Y[~val])
+            scores[i] = r2_score(Y[val], model.predict(X[val]), multioutput="raw_values")
+        best = scores.argmax(0)  # first of equals, as GridSearchCV ranks them
+        alphas = np.asarray(self.alphas, dtype=np.float64)[best]
+        self.val_scores_ = scores
+        if y.ndim == 1:
+            self.alpha_, self.val_score_ = float(alphas[0]), float(scores[best[0], 0])
+        else:
+            self.alpha_, self.val_score_ = alphas, scores[best, np.arange(Y.shape[1])]
+        self.estimator_ = _pipeline(Ridge(alpha=self.alpha_), self.standardize).fit(X[~val], y[~val])
         self.n_features_in_ = X.shape[1]
-        return best
+        return self
 
     def predict(self, X):
         check_is_fitted(self, "estimator_")
         return self.estimator_.predict(np.asarray(X))
 
 
-class RidgeProbe(RegressorMixin, _ValidatedProbe):
-    """Ridge regression with α chosen by R² on the validation rows.
-
-    Args:
-        alphas: the grid, by default {1e3, 3e2, 1e2, …, 3e-5, 1e-5} as in the authors' code.
-        standardize: scale features to zero mean, unit variance (fitted on the training rows) first.
-
-    Fitted: `alpha_`, `val_score_` (validation R² at `alpha_`), `cv_results_`, `estimator_`.
-    """
-
-    _param, _scoring = "alpha", "r2"
-
-    def __init__(self, alphas=ALPHAS, standardize: bool = False):
-        self.alphas = alphas
-        self.standardize = standardize
-
-    def _pipeline(self):
-        return Pipeline([("scale", StandardScaler() if self.standardize else "passthrough"), ("model", Ridge())])
-
-    def _grid(self):
-        return self.alphas
-
-    def fit(self, X, y, validation):
-        y = np.asarray(y, dtype=np.float64)
-        self.alpha_ = self._search(X, y, validation)
-        return self
-
-
-class LogisticProbe(ClassifierMixin, _ValidatedProbe):
-    """Multinomial logistic regression with C chosen by accuracy on the validation rows.
+class LogisticProbe(ClassifierMixin, BaseEstimator):
+    """Multinomial logistic regression with C chosen by accuracy on the validation rows, refitted on train.
 
     Args:
         Cs: inverse regularization strengths to try.
@@ -165,10 +152,8 @@ class LogisticProbe(ClassifierMixin, _ValidatedProbe):
         max_iter: lbfgs iterations.
         random_state: passed to LogisticRegression.
 
-    Fitted: `C_`, `val_score_` (validation accuracy at `C_`), `classes_`, `cv_results_`, `estimator_`.
+    Fitted: `C_`, `val_score_` (validation accuracy at `C_`), `val_scores_`, `classes_`, `estimator_`.
     """
-
-    _param, _scoring = "C", "accuracy"
 
     def __init__(self, Cs=CS, standardize: bool = True, max_iter: int = 500, random_state=0):
         self.Cs = Cs
@@ -176,17 +161,24 @@ class LogisticProbe(ClassifierMixin, _ValidatedProbe):
         self.max_iter = max_iter
         self.random_state = random_state
 
-    def _pipeline(self):
-        model = LogisticRegression(max_iter=self.max_iter, random_state=self.random_state)
-        return Pipeline([("scale", StandardScaler() if self.standardize else "passthrough"), ("model", model)])
-
-    def _grid(self):
-        return self.Cs
+    def _model(self, C) -> Pipeline:
+        return _pipeline(LogisticRegression(C=C, max_iter=self.max_iter, random_state=self.random_state),
+                         self.standardize)
 
     def fit(self, X, y, validation):
-        self.C_ = self._search(X, y, validation)
+        """Pick C on the rows where `validation` is True, refit on the others; returns self."""
+        X, y, val = _check_fit(X, y, validation)
+        models = [self._model(C).fit(X[~val], y[~val]) for C in self.Cs]
+        self.val_scores_ = np.array([accuracy_score(y[val], m.predict(X[val])) for m in models])
+        best = int(self.val_scores_.argmax())
+        self.C_, self.val_score_, self.estimator_ = self.Cs[best], float(self.val_scores_[best]), models[best]
         self.classes_ = self.estimator_.classes_
+        self.n_features_in_ = X.shape[1]
         return self
+
+    def predict(self, X):
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict(np.asarray(X))
 
 
 def make_probe(kind: str, standardize: bool | None = None):

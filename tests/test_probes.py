@@ -8,11 +8,12 @@ import pytest
 from scipy.stats import kendalltau
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import GridSearchCV, PredefinedSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from hrlib.downstream import evaluate_probes, probe_table, scatter, transfer_matrix
-from hrlib.features import WeightFeatures, WeightStatistics, baselines
+from hrlib.features import WeightFeatures, WeightStatistics, baselines, given
 from hrlib.presets import Preset, create_zoo
 from hrlib.probes import ALPHAS, CS, LogisticProbe, RidgeProbe, kendall_tau, skip_reason, target_kind
 from hrlib.zoo import Zoo
@@ -61,10 +62,26 @@ def test_ridge_alpha_matches_a_direct_grid_search():
     assert ALPHAS[0] > probe.alpha_ > ALPHAS[-1]  # the data make the choice a real one
     assert probe.val_score_ == pytest.approx(max(val_r2))
     np.testing.assert_allclose(probe.predict(test[0]), Ridge(alpha=probe.alpha_).fit(*train).predict(test[0]))
+    X = np.concatenate([train[0], val[0]])
+    search = GridSearchCV(Ridge(), {"alpha": list(ALPHAS)}, scoring="r2", refit=False,
+                          cv=PredefinedSplit(np.where(np.arange(len(X)) >= len(train[0]), 0, -1)))
+    assert search.fit(X, np.concatenate([train[1], val[1]])).best_params_["alpha"] == probe.alpha_
     scaled = check_fit(RidgeProbe(standardize=True), train, val)
     direct = [r2_score(val[1], make_pipeline(StandardScaler(), Ridge(alpha=a)).fit(*train).predict(val[0]))
               for a in ALPHAS]
     assert scaled.alpha_ == ALPHAS[int(np.argmax(direct))]
+
+
+def test_several_targets_in_one_ridge_fit_each_get_their_own_alpha():
+    (X_tr, y1_tr), (X_val, y1_val), (X_te, _) = check_regression_data(seed=1)
+    rng = np.random.default_rng(5)
+    y2 = 5 * np.concatenate([X_tr, X_val])[:, 0] + rng.normal(size=len(X_tr) + len(X_val)) * 0.1  # easy: small α
+    Y_tr, Y_val = np.c_[y1_tr, y2[:len(X_tr)]], np.c_[y1_val, y2[len(X_tr):]]
+    joint = check_fit(RidgeProbe(), (X_tr, Y_tr), (X_val, Y_val))
+    alone = [check_fit(RidgeProbe(), (X_tr, Y_tr[:, j]), (X_val, Y_val[:, j])) for j in range(2)]
+    np.testing.assert_array_equal(joint.alpha_, [p.alpha_ for p in alone])
+    assert joint.alpha_[0] != joint.alpha_[1]
+    np.testing.assert_allclose(joint.predict(X_te), np.c_[alone[0].predict(X_te), alone[1].predict(X_te)], atol=1e-8)
 
 
 def test_logistic_c_matches_a_direct_grid_search():
@@ -197,3 +214,13 @@ def test_scatter_figures(tiny_zoo):
     assert isinstance(heat.data[0], go.Heatmap) and np.asarray(heat.data[0].z).sum() == len(report.split.test) * 6
     with pytest.raises(ValueError, match="no predictions"):
         scatter(report, "GGap")
+
+
+def test_a_given_z_plugs_in_beside_the_baselines(tiny_zoo):
+    """The seam for hyper-representations: an array aligned with the properties rows is a feature set."""
+    rng = np.random.default_rng(0)
+    epoch = tiny_zoo.properties.epoch.to_numpy()
+    z = np.c_[epoch + 0.1 * rng.normal(size=len(epoch)), rng.normal(size=(len(epoch), 4))]
+    features = {"s(W)": baselines(tiny_zoo.layout, umap=False)["s(W)"], "z": given(z, tiny_zoo)}
+    table = probe_table(tiny_zoo, features, targets=["Eph"])
+    assert list(table.columns) == ["s(W)", "z"] and table.loc["Eph", "z"] > 95
