@@ -89,6 +89,8 @@ def evaluate_probes(zoo, features: Mapping[str, object], targets=None, *, split:
             must have been trained on the same split.
         standardize: scale features before every probe (None: ridge raw, logistic scaled).
     """
+    if not features:
+        raise ValueError("no feature sets to probe with")
     split, rows = _split_rows(zoo, split, split_seed)
     props = zoo.properties
     columns, notes = [], []
@@ -170,6 +172,8 @@ def transfer_matrix(zoos: Mapping[str, object], features: Mapping[str, Callable 
     are in-distribution.
     """
     names = list(zoos)
+    if not names or not features:
+        raise ValueError("transfer needs at least one zoo and one feature set")
     layouts = {zoos[n].layout for n in names}
     if len(layouts) != 1:
         raise ValueError("transfer needs zoos of one architecture; these have different layouts")

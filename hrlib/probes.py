@@ -13,6 +13,8 @@ fitted on the training rows with it; the test rows never reach `fit`.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
@@ -26,23 +28,27 @@ from sklearn.utils.validation import check_is_fitted
 ALPHAS = (1e3, 3e2, 1e2, 3e1, 1e1, 3.0, 1.0, 3e-1, 1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5)
 CS = (1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2)
 
-# The paper's names for the zoo's property columns, in the order its tables list them.
+# The paper's names for the zoo's property columns, in the order its tables list them; the per-class
+# F1 scores f1_c0, f1_c1, ... (F1_C0, ...) follow GGap.
 TARGET_LABELS = {
     "epoch": "Eph", "test_acc": "Acc", "ggap": "GGap",
-    **{f"f1_c{i}": f"F1_C{i}" for i in range(100)},
     "lr": "LR", "weight_decay": "L2", "dropout": "Drop", "train_fraction": "TF",
     "activation": "Act", "init": "Init", "optimizer": "Opt",
 }
+_F1 = re.compile(r"f1_c(\d+)")
 
 
 def label(column: str) -> str:
     """The paper's name of a property column (Acc for test_acc); other columns keep their name."""
-    return TARGET_LABELS.get(column, column)
+    f1 = _F1.fullmatch(column)
+    return f"F1_C{f1[1]}" if f1 else TARGET_LABELS.get(column, column)
 
 
 def default_targets(properties: pd.DataFrame) -> list[str]:
     """The paper's targets that `properties` has, in the paper's order (constant ones included)."""
-    return [c for c in TARGET_LABELS if c in properties.columns]
+    f1 = sorted((c for c in properties.columns if _F1.fullmatch(c)), key=lambda c: int(_F1.fullmatch(c)[1]))
+    order = ["epoch", "test_acc", "ggap", *f1, *list(TARGET_LABELS)[3:]]
+    return [c for c in order if c in properties.columns]
 
 
 def target_kind(values: pd.Series) -> str:

@@ -12,6 +12,7 @@ from sklearn.model_selection import GridSearchCV, PredefinedSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from hrlib.architectures import layout_of
 from hrlib.downstream import evaluate_probes, probe_table, scatter, transfer_matrix
 from hrlib.features import WeightFeatures, WeightStatistics, baselines, given
 from hrlib.presets import Preset, create_zoo
@@ -224,3 +225,14 @@ def test_a_given_z_plugs_in_beside_the_baselines(tiny_zoo):
     features = {"s(W)": baselines(tiny_zoo.layout, umap=False)["s(W)"], "z": given(z, tiny_zoo)}
     table = probe_table(tiny_zoo, features, targets=["Eph"])
     assert list(table.columns) == ["s(W)", "z"] and table.loc["Eph", "z"] > 95
+
+
+def test_evaluation_errors_are_clear(tiny_zoo):
+    with pytest.raises(ValueError, match="no feature sets"):
+        evaluate_probes(tiny_zoo, {})
+    with pytest.raises(ValueError, match="unknown target 'accuracy'"):
+        evaluate_probes(tiny_zoo, baselines(tiny_zoo.layout, umap=False), targets=["accuracy"])
+    digits = Zoo(np.zeros((2, 2, 1210), np.float32), tiny_zoo.properties.iloc[:4].assign(model=[0, 0, 1, 1]),
+                 layout_of("digits_mlp"), {})
+    with pytest.raises(ValueError, match="one architecture"):
+        transfer_matrix({"a": tiny_zoo, "b": digits}, {"s(W)": baselines(tiny_zoo.layout, umap=False)["s(W)"]})
