@@ -89,6 +89,10 @@ def select_baselines(layout, names, n_components: int = 50, max_fit_rows: int = 
 def machine() -> str:
     """A one-line description of where a table was computed."""
     text = f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}"
+    threads = [f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+               if k in os.environ]
+    if threads:
+        text += ", " + " ".join(threads)
     try:
         import torch
 
