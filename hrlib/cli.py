@@ -91,6 +91,8 @@ def _reproduce(args):
     else:
         loaded = [load_zoo(d) for d in args.zoos]
         zoos = {str(zoo.manifest.get("preset", d)): zoo for zoo, d in zip(loaded, args.zoos)}
+        if len(zoos) < len(loaded):  # two zoos of one preset: tell them apart by their directories
+            zoos = {d.rstrip("/").split("/")[-1]: zoo for zoo, d in zip(loaded, args.zoos)}
         runs = {name: path.split(",") for name, path in _runs(args.runs).items()}
         table = rep.transfer(zoos, runs, args.target, _names(args.features) or ("W", "s(W)"), split_seed=args.split_seed)
         table.columns = [f"{zoo} {feature}" for zoo, feature in table.columns]
