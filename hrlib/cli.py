@@ -1,10 +1,12 @@
-"""`hrlib …` commands for batch work: data, zoos (build, import, inspect), training."""
+"""`hrlib …` commands for batch work: data, zoos (build, import, inspect), training, probing, reproducing tables."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
+import time
 
 from hrlib.zoo import ZooError
 
@@ -80,6 +82,76 @@ def _data_fetch(args):
 
     print(f"{args.name}: {mnist.fetch(args.name)}")
 
+def _runs(specs) -> dict[str, str]:
+    """--run values, DIR or NAME=DIR, as name → directory (the name defaults to the directory's)."""
+    runs = {}
+    for spec in specs or []:
+        name, _, path = spec.rpartition("=")
+        runs[name or path.rstrip("/").split("/")[-1]] = path
+    return runs
+
+
+def _names(text: str | None) -> list[str] | None:
+    return None if text is None else [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _probe(args):
+    from hrlib import load_zoo
+    from hrlib.downstream import evaluate_probes
+    from hrlib.reproduce import BASELINES, runs_as_features, select_baselines
+
+    runs = runs_as_features(_runs(args.runs))  # first, so a missing issue-3 API fails before any work
+    zoo = load_zoo(args.zoo)
+    wanted = list(BASELINES) if args.features is None else _names(args.features)
+    features = select_baselines(zoo.layout, wanted, args.n_components, args.max_fit_rows, args.umap_components) | runs
+    report = evaluate_probes(zoo, features, _names(args.targets), split_seed=args.split_seed,
+                             standardize=True if args.standardize else None)
+    metric = report.details.drop_duplicates("target").set_index("target")["metric"]
+    out = report.table.round(2)
+    out.insert(0, "metric", metric.reindex(out.index))
+    out.to_csv(args.out)
+    if args.predictions:
+        report.predictions.to_csv(args.predictions, index=False)
+    print(out.to_string())
+    for note in report.notes:
+        print(f"note: {note}")
+    print("seconds per feature set: " + ", ".join(f"{k} {v:.1f}" for k, v in report.feature_seconds.items()))
+
+
+def _reproduce(args):
+    from hrlib import load_zoo
+    from hrlib import reproduce as rep
+
+    command = "hrlib " + " ".join(shlex.quote(a) for a in args.argv)
+    start = time.perf_counter()
+    if args.table == "table5":
+        zoo = load_zoo(args.zoos[0])
+        name = args.paper or zoo.manifest.get("preset", "zoo")
+        report = rep.table5(zoo, _runs(args.runs), _names(args.features) or rep.BASELINES, split_seed=args.split_seed)
+        body = rep.side_by_side(report.table, rep.PAPER.get(("table5", name))) + "\n\n" + rep.protocol(report)
+        title = f"Table 5 on {name}: test R² (regression) or accuracy (Act, Init), %; paper in parentheses"
+    elif args.table in ("table1", "table2"):
+        zoo = load_zoo(args.zoos[0])
+        name = args.paper or zoo.manifest.get("preset", "zoo")
+        table = rep.ablation(zoo, _runs(args.runs), split_seed=args.split_seed)
+        body = rep.side_by_side(table, rep.PAPER.get((args.table, name)))
+        title = f"{args.table.capitalize()} on {name}: reconstruction R² and probe scores, %; paper in parentheses"
+    else:
+        loaded = [load_zoo(d) for d in args.zoos]
+        zoos = {str(zoo.manifest.get("preset", d)): zoo for zoo, d in zip(loaded, args.zoos)}
+        if len(zoos) < len(loaded):  # two zoos of one preset: tell them apart by their directories
+            zoos = {d.rstrip("/").split("/")[-1]: zoo for zoo, d in zip(loaded, args.zoos)}
+        runs = {name: path.split(",") for name, path in _runs(args.runs).items()}
+        table = rep.transfer(zoos, runs, args.target, _names(args.features) or ("W", "s(W)"), split_seed=args.split_seed)
+        table.columns = [f"{zoo} {feature}" for zoo, feature in table.columns]
+        body = rep.side_by_side(table, digits=2)
+        name = "-".join(zoos)
+        title = f"Table 7 ({args.target}): Kendall's τ, rows fitted, columns evaluated"
+    text = rep.section(f"{args.table}:{name}", title, body, command, time.perf_counter() - start)
+    print(text)
+    if args.results:
+        print(f"written to {rep.write_section(args.results, f'{args.table}:{name}', text)}")
+
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hrlib", description=__doc__)
@@ -144,13 +216,44 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, ...")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(run=_train)
+
+    probe = commands.add_parser("probe", help="linear probes of a zoo's properties from its weights or z")
+    probe.add_argument("zoo", help="zoo directory")
+    probe.add_argument("--run", dest="runs", action="append", metavar="[NAME=]RUN_DIR",
+                       help="a trained hyper-representation; its z becomes a feature set (repeatable)")
+    probe.add_argument("--out", required=True, help="CSV file for the table (targets × feature sets, %%)")
+    probe.add_argument("--features", help="comma-separated baselines (default W,PCA_l,PCA_c,PCA_r,UMAP,s(W); "
+                                          "also s_U(W); sW for s(W); '' for none)")
+    probe.add_argument("--targets", help="comma-separated property columns or paper names (default: all of the paper's)")
+    probe.add_argument("--split-seed", type=int, default=0, help="seed of the by-model split (must match the run's)")
+    probe.add_argument("--standardize", action="store_true", help="standardize features before every probe")
+    probe.add_argument("--n-components", type=int, default=50, help="PCA components (default 50)")
+    probe.add_argument("--umap-components", type=int, default=2, help="UMAP components (default 2)")
+    probe.add_argument("--max-fit-rows", type=int, default=5000, help="training rows kernel PCA is fitted on")
+    probe.add_argument("--predictions", help="CSV file for the test predictions (feature, target, true, predicted)")
+    probe.set_defaults(run=_probe)
+
+    reproduce = commands.add_parser("reproduce", help="recompute one of the paper's tables into docs/results.md")
+    reproduce.add_argument("table", choices=["table5", "table1", "table2", "table7"])
+    reproduce.add_argument("zoos", nargs="+", help="zoo directory (table7: two or more of one architecture)")
+    reproduce.add_argument("--run", dest="runs", action="append", metavar="NAME=RUN_DIR",
+                           help="a hyper-representation (table7: NAME=DIR_ZOO1,DIR_ZOO2,...), repeatable")
+    reproduce.add_argument("--paper", help="which of the paper's zoos to compare with (default: the zoo's preset)")
+    reproduce.add_argument("--features", help="comma-separated baselines (table5: all six; table7: W,s(W))")
+    reproduce.add_argument("--target", default="ggap", help="table7 target (default ggap)")
+    reproduce.add_argument("--split-seed", type=int, default=0)
+    reproduce.add_argument("--results", help="Markdown file whose section for this table is rewritten, "
+                                             "e.g. docs/results.md")
+    reproduce.set_defaults(run=_reproduce)
     return top
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     try:
+        args.argv = argv  # the reproduction records the command that made each table
         code = args.run(args)
     except (ZooError, FileExistsError, FileNotFoundError, ValueError) as err:
         print(f"hrlib: error: {err}", file=sys.stderr)

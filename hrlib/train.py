@@ -330,6 +330,18 @@ def reconstruct(model: HyperRepresentation | Run | str | Path, weights: np.ndarr
     return _batched(lambda w: model.decoder(model.encoder(w)), model, np.asarray(weights, np.float32), batch_size, device)
 
 
+def reconstruction_r2(model: HyperRepresentation | Run | str | Path, zoo: Zoo, models=None, device="auto") -> float:
+    """Reconstruction R² of every clean checkpoint of `models` (all by default), e.g. a split's test models.
+
+    A run trained with γ = 1 (E_c) never learned to reconstruct: its R² is NaN, not scored."""
+    if isinstance(model, (str, Path)):
+        model = load_run(model)
+    if isinstance(model, Run) and not model.config.loss.uses_reconstruction:
+        return float("nan")
+    samples = zoo.samples(models)
+    return r2(torch.as_tensor(reconstruct(model, samples, device=device)), torch.as_tensor(samples))
+
+
 # ---- choosing a configuration (the CLI and the notebooks) ------------------------------------------
 
 
