@@ -1,7 +1,5 @@
 """`hrlib probe` and `hrlib reproduce`: tables on disk, clear errors, results.md sections rewritten in place."""
 
-import importlib.util
-
 import pandas as pd
 import pytest
 
@@ -28,10 +26,32 @@ def test_probe_errors(tiny_zoo, tmp_path, capsys):
     assert "unknown target 'accuracy'" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(importlib.util.find_spec("hrlib.train") is not None, reason="issue 3 has landed")
-def test_probe_run_needs_issue_3(tiny_zoo, tmp_path, capsys):
-    assert main(["probe", str(tiny_zoo.path), "--run", "E_cD=runs/x", "--out", str(tmp_path / "t.csv")]) == 2
-    assert "hyper-representations are not available yet" in capsys.readouterr().err
+def test_probe_with_a_trained_run_and_the_ablation_table(tiny_zoo, tmp_path, capsys):
+    from hrlib.train import TrainConfig, embed, load_run, reconstruction_r2, train
+
+    config = TrainConfig(epochs=2, batch_size=32, lr=1e-3, model=dict(d_model=16, ff=32, latent=8, projection_hidden=16,
+                                                                     projection_out=8))
+    train(tiny_zoo, tmp_path / "run", config, device="cpu", progress=False)
+    out = tmp_path / "t.csv"
+    assert main(["probe", str(tiny_zoo.path), "--run", f"E_cD={tmp_path / 'run'}", "--features", "sW",
+                 "--targets", "Eph,Acc", "--out", str(out)]) == 0
+    table = pd.read_csv(out, index_col="target")
+    assert list(table.columns) == ["metric", "s(W)", "E_cD"] and table["E_cD"].notna().all()
+    # the z the table was computed from is the run's embedding of the zoo
+    from hrlib.downstream import evaluate_probes
+    from hrlib.features import given
+
+    direct = evaluate_probes(tiny_zoo, {"E_cD": given(embed(load_run(tmp_path / "run"), tiny_zoo), tiny_zoo)}, ["Eph", "Acc"])
+    assert direct.table["E_cD"].round(2).tolist() == table["E_cD"].tolist()
+    assert main(["probe", str(tiny_zoo.path), "--run", f"x={tmp_path / 'missing'}", "--out", str(out)]) == 2
+    assert "missing" in capsys.readouterr().err
+    # the Rec column is the test split's reconstruction R²
+    from hrlib.reproduce import ablation
+
+    rec = ablation(tiny_zoo, {"E_cD": str(tmp_path / "run")}, targets=("Eph",))
+    split = tiny_zoo.split(seed=0)
+    assert rec.loc["E_cD", "Rec"] == pytest.approx(100 * reconstruction_r2(tmp_path / "run", tiny_zoo, split.test))
+    assert rec.loc["E_cD", "Rec"] == pytest.approx(100 * load_run(tmp_path / "run").result["test_r2"], abs=1e-3)
 
 
 def test_reproduce_rewrites_its_own_section(tiny_zoo, tmp_path, capsys):
