@@ -19,3 +19,14 @@ def tiny_zoo(tmp_path_factory):
         fixed=dict(activation="tanh", init="kaiming_uniform", lr=1e-2), seeds=24,
     )
     return create_zoo(preset, tmp_path_factory.mktemp("zoos") / "tiny", device="cpu", progress=False)
+
+
+@pytest.fixture(scope="session")
+def hyp_zoo(tmp_path_factory):
+    """A small real tetris zoo with varied hyper-parameters: 2 activations × 2 learning rates × 6 seeds,
+    6 checkpoints each (144 rows)."""
+    preset = Preset(
+        "tiny_hyp", "tetris_mlp", "tetris", epochs=5, batch_size=16, fixed=dict(init="kaiming_uniform"),
+        grid=dict(activation=("tanh", "relu"), lr=(1e-2, 1e-3)), seeds=6,
+    )
+    return create_zoo(preset, tmp_path_factory.mktemp("zoos") / "tiny_hyp", device="cpu", progress=False)
