@@ -376,7 +376,13 @@ def configure(zoo: Zoo, recipe: str = "", loss: str = "", architecture: str = ""
     return config.replace(**changes)
 
 
-def run_dir(runs, zoo: str, quick: bool = False, loss: str = "E_cD", architecture: str = "Att_N+t") -> Path:
-    """Where the notebooks keep the run of a zoo, loss and architecture: RUNS/hr/ZOO[-quick]-LOSS-ARCH."""
-    name = Path(zoo).name + ("-quick" if quick else "")
-    return Path(runs) / "hr" / f"{name}-{loss}-{architecture}".replace("+", "p")
+def run_dir(runs, zoo: str, quick: bool = False, loss: str = "E_cD", architecture: str = "Att_N+t",
+            augment: str = "P,E", epochs: int = 0) -> Path:
+    """Where the notebooks keep a run: RUNS/hr/ZOO[-quick]-LOSS-ARCH[-AUG][-eEPOCHS], the last two
+    only when they differ from the defaults (P,E augmentations, the recipe's epochs)."""
+    name = f"{Path(zoo).name}{'-quick' if quick else ''}-{loss}-{architecture}"
+    if augment.replace(" ", "") != "P,E":
+        name += "-aug" + (augment.replace(",", "").replace(" ", "") if augment.strip() != "-" else "none")
+    if epochs:
+        name += f"-e{epochs}"
+    return Path(runs) / "hr" / name.replace("+", "p")
