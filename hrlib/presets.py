@@ -223,10 +223,10 @@ def get_preset(name: str) -> Preset:
 
 
 def quick(preset: Preset) -> Preset:
-    """The smoke-test version of a preset, built in seconds on a laptop CPU: 100 models × 10 epochs
+    """The smoke-test version of a preset, built in seconds on a laptop CPU: 200 models × 20 epochs
     of the MLP zoos; 16 models × 2 epochs on 1000 training and 1000 test images of the CNN zoos."""
     if arch.layout_of(preset.architecture).n_params <= 2000:
-        return preset.override(models=min(100, len(preset.specs())), epochs=min(10, preset.epochs))
+        return preset.override(models=min(200, len(preset.specs())), epochs=min(20, preset.epochs))
     small = preset.override(models=16, epochs=min(2, preset.epochs), train_subset=1000)
     return dataclasses.replace(small, data_options={**small.data_options, "test_subset": 1000})
 

@@ -48,6 +48,7 @@ class TrainConfig:
     batch_size: int = 500
     lr: float = 1e-4
     weight_decay: float = 1e-9
+    schedule: str = "plateau"  # ReduceLROnPlateau on the training loss, or "cosine" over the epochs
     plateau_factor: float = 0.3
     plateau_patience: int = 10
     seed: int = 0
@@ -172,8 +173,11 @@ def _as_json(obj) -> dict:
 
 
 def _compatible(saved: dict, config: TrainConfig) -> bool:
-    """A run may resume with more epochs, nothing else changed."""
-    return {**saved, "epochs": None} == {**_as_json(config.to_dict()), "epochs": None}
+    """A run may resume with nothing changed, or with more epochs when its schedule does not depend on them."""
+    new = _as_json(config.to_dict())
+    if config.schedule == "plateau":
+        saved, new = {**saved, "epochs": None}, {**new, "epochs": None}
+    return saved == new
 
 
 def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", progress: bool = True) -> Run:
@@ -203,7 +207,7 @@ def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", pro
     aug_gen = torch.Generator(device).manual_seed(config.seed + 2)
     shuffle_gen = torch.Generator().manual_seed(config.seed + 3)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=config.plateau_factor, patience=config.plateau_patience)
+    scheduler = _scheduler(opt, config)
     history, best, start = [], float("inf"), 1
 
     state_file = out / "state.pt"
@@ -211,7 +215,7 @@ def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", pro
         state = torch.load(state_file, weights_only=False, map_location=device)  # our own file: RNG states
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
-        plateau.load_state_dict(state["plateau"])
+        scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
         aug_gen.set_state(state["aug_gen"])
         shuffle_gen.set_state(state["shuffle_gen"])
@@ -243,13 +247,13 @@ def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", pro
         row |= {f"train_{k}": float(v) / n for k, v in sums.items()}
         row["samples_per_s"] = n / (time.perf_counter() - began)
         row |= {f"val_{k}": v for k, v in evaluate(model, data["val"], val_bank, config, config.batch_size).items()}
-        plateau.step(row["train_loss"])
+        scheduler.step(row["train_loss"]) if config.schedule == "plateau" else scheduler.step()
         history.append(row)
         if row["val_loss"] < best:
             best = row["val_loss"]
             _save_atomic(model.checkpoint(), out / "best.pt")
         _write_atomic(pd.DataFrame(history).to_csv(index=False), out / "history.csv")
-        _save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "plateau": plateau.state_dict(),
+        _save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": scheduler.state_dict(),
                       "rng": torch.get_rng_state(), "aug_gen": aug_gen.get_state(), "shuffle_gen": shuffle_gen.get_state(),
                       "history": history, "best": best, "epoch": epoch}, state_file)
         bar.set_postfix(loss=f"{row['train_loss']:.4f}", val_r2=f"{row.get('val_r2', float('nan')):.3f}")
@@ -267,6 +271,15 @@ def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", pro
     run.result = result
     run.model.cpu()
     return run
+
+
+def _scheduler(opt, config: TrainConfig):
+    if config.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=config.plateau_factor,
+                                                          patience=config.plateau_patience)
+    if config.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
+    raise ValueError(f"schedule must be 'plateau' or 'cosine', got {config.schedule!r}")
 
 
 def _step_loss(model, views, loss_config):
@@ -351,7 +364,7 @@ def configure(zoo: Zoo, recipe: str = "", loss: str = "", architecture: str = ""
     """A TrainConfig from a recipe and the paper's names for the loss, architecture and augmentations.
 
     No recipe: the CPU recipe for the zoo's size; for CNN zoos on a GPU, the paper's size. `quick`
-    (meant for the smoke-size zoos) keeps the recipe but trains at most 30 epochs in batches of 64,
+    (meant for the smoke-size zoos) keeps the recipe but trains at most 12 epochs in batches of 64,
     so that a small zoo still gets a few hundred steps. Other keyword arguments are TrainConfig fields.
     """
     if not recipe:
@@ -365,12 +378,11 @@ def configure(zoo: Zoo, recipe: str = "", loss: str = "", architecture: str = ""
         changes["loss"] = {"gamma": gamma}
     if augment:
         changes["augment"] = AugmentConfig.named(augment)
-    if architecture:
-        changes["model"] = named_settings(architecture)
+    changes["model"] = named_settings(architecture or "Att_N+t")  # always spelled out: runs compare equal
     if epochs:
         changes["epochs"] = epochs
     elif quick:
-        changes["epochs"] = min(30, config.epochs)
+        changes["epochs"] = min(12, config.epochs)
     if quick:
         changes.setdefault("batch_size", 64)
     return config.replace(**changes)

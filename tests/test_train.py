@@ -70,3 +70,30 @@ def test_losses_select_their_parts(tiny_zoo, tmp_path):
         config = TINY.replace(epochs=1, loss=dict(gamma=0.0 if name == "ED" else 1.0))
         history = train(tiny_zoo, tmp_path / name, config, device="cpu", progress=False).history
         assert {c for c in history if c in ("train_mse", "train_contrast")} == parts
+
+
+def test_a_killed_training_resumes_to_the_same_result(tiny_zoo, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def cmd(out):
+        return [sys.executable, "-m", "hrlib", "train", str(tiny_zoo.path), "--out", str(out), "--epochs", "6",
+                "--recipe", "tetris_cpu", "--batch-size", "16", "--device", "cpu", "--quiet"]
+
+    subprocess.run(cmd(tmp_path / "whole"), check=True, capture_output=True)
+    proc = subprocess.Popen(cmd(tmp_path / "killed"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    history = tmp_path / "killed" / "history.csv"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and not (history.exists() and len(history.read_text().splitlines()) >= 3):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(pd.read_csv(history))
+    assert 1 <= done < 6, f"the kill came after {done} of 6 epochs"
+    subprocess.run(cmd(tmp_path / "killed"), check=True, capture_output=True)
+    whole, resumed = load_run(tmp_path / "whole"), load_run(tmp_path / "killed")
+    columns = ["epoch", "train_loss", "val_loss", "val_r2", "lr"]
+    pd.testing.assert_frame_equal(whole.history[columns], resumed.history[columns])
+    assert whole.result["test_r2"] == resumed.result["test_r2"]
