@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from hrlib.augment import EXHAUSTIVE_LIMIT, AugmentConfig, n_equivalent, permutation_bank, two_views
+from hrlib.architectures import sign_symmetric
+from hrlib.augment import EXHAUSTIVE_LIMIT, AugmentConfig, n_equivalent, permutation_bank, sign_flips, two_views
 from hrlib.losses import LossConfig, hyper_loss, r2
 from hrlib.models import HyperRepresentation, ModelConfig, named_settings
 from hrlib.population import pick_device
@@ -204,6 +205,7 @@ def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", pro
     bank = permutation_bank(zoo.layout, config.bank_size, bank_gen).to(device)
     exhaustive = config.bank_size is None and n_equivalent(zoo.layout) <= EXHAUSTIVE_LIMIT
     val_bank = bank if exhaustive else permutation_bank(zoo.layout, TEST_BANK, bank_gen).to(device)
+    flips = _sign_flips(zoo) if config.augment.sign_flip else None
     aug_gen = torch.Generator(device).manual_seed(config.seed + 2)
     shuffle_gen = torch.Generator().manual_seed(config.seed + 3)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -234,7 +236,7 @@ def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", pro
             batch = data["train"][order[i : i + config.batch_size]]
             if len(batch) < 2:  # BatchNorm in the projection head needs two samples
                 continue
-            views = two_views(batch, bank, config.augment, aug_gen, train=True)
+            views = two_views(batch, bank, config.augment, aug_gen, train=True, flips=flips)
             with amp:
                 loss, parts = _step_loss(model, views, config.loss)
             opt.zero_grad(set_to_none=True)
@@ -246,7 +248,7 @@ def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", pro
         row = {"epoch": epoch, "lr": opt.param_groups[0]["lr"]}
         row |= {f"train_{k}": float(v) / n for k, v in sums.items()}
         row["samples_per_s"] = n / (time.perf_counter() - began)
-        row |= {f"val_{k}": v for k, v in evaluate(model, data["val"], val_bank, config, config.batch_size).items()}
+        row |= {f"val_{k}": v for k, v in evaluate(model, data["val"], val_bank, config, config.batch_size, flips).items()}
         scheduler.step(row["train_loss"]) if config.schedule == "plateau" else scheduler.step()
         history.append(row)
         if row["val_loss"] < best:
@@ -261,7 +263,7 @@ def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", pro
     run = load_run(out)
     run.model.to(device)
     result = {
-        "test_r2": evaluate(run.model, data["test"], val_bank, config, config.batch_size)["r2"],
+        "test_r2": evaluate(run.model, data["test"], val_bank, config, config.batch_size, flips)["r2"],
         "best_epoch": int(run.history.loc[run.history.val_loss.idxmin(), "epoch"]),
         "epochs": config.epochs,
         "device": str(device),
@@ -271,6 +273,14 @@ def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", pro
     run.result = result
     run.model.cpu()
     return run
+
+
+def _sign_flips(zoo: Zoo):
+    activations = set(zoo.properties["activation"]) if "activation" in zoo.properties else set()
+    if zoo.architecture is None or not activations or not all(sign_symmetric(zoo.architecture, a) for a in activations):
+        raise ValueError("sign-flip augmentation (S) would change what this zoo's networks compute: it needs an odd "
+                         f"activation (tanh) and no max-pooling; this zoo has {sorted(activations)} on {zoo.architecture}")
+    return sign_flips(zoo.layout)
 
 
 def _scheduler(opt, config: TrainConfig):
@@ -292,7 +302,7 @@ def _step_loss(model, views, loss_config):
 
 
 @torch.no_grad()
-def evaluate(model, samples: torch.Tensor, bank, config: TrainConfig, batch_size: int) -> dict[str, float]:
+def evaluate(model, samples: torch.Tensor, bank, config: TrainConfig, batch_size: int, flips=None) -> dict[str, float]:
     """Loss parts on permuted views (a fixed generator, so every epoch sees the same views) and
     reconstruction R² of the clean samples. Use the training batch size: NT-Xent depends on it."""
     model.eval()
@@ -300,7 +310,7 @@ def evaluate(model, samples: torch.Tensor, bank, config: TrainConfig, batch_size
     sums, recons = {}, []
     for i in range(0, len(samples), batch_size):
         batch = samples[i : i + batch_size]
-        views = two_views(batch, bank, config.augment, gen, train=False)
+        views = two_views(batch, bank, config.augment, gen, train=False, flips=flips)
         _, parts = _step_loss(model, views, config.loss)
         for k, v in parts.items():
             sums[k] = sums.get(k, 0.0) + float(v) * len(batch)

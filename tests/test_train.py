@@ -97,3 +97,15 @@ def test_a_killed_training_resumes_to_the_same_result(tiny_zoo, tmp_path):
     columns = ["epoch", "train_loss", "val_loss", "val_r2", "lr"]
     pd.testing.assert_frame_equal(whole.history[columns], resumed.history[columns])
     assert whole.result["test_r2"] == resumed.result["test_r2"]
+
+
+def test_sign_flips_only_where_they_keep_the_function(tiny_zoo, tmp_path):
+    from hrlib.augment import AugmentConfig
+    from hrlib.zoo import Zoo
+
+    config = TINY.replace(epochs=1, augment=AugmentConfig.named("P,E,S"))
+    run = train(tiny_zoo, tmp_path / "tanh", config, device="cpu", progress=False)  # tanh, no max-pooling
+    assert run.config.augment.sign_flip
+    relu = Zoo(tiny_zoo.weights, tiny_zoo.properties.assign(activation="relu"), tiny_zoo.layout, tiny_zoo.manifest)
+    with pytest.raises(ValueError, match="sign-flip augmentation"):
+        train(relu, tmp_path / "relu", config, device="cpu", progress=False)
