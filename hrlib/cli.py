@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from hrlib.distributed import MissingExtra, ShardsFailed
 from hrlib.zoo import ZooError
 
 
@@ -16,7 +17,13 @@ def _zoo_create(args):
     preset = get_preset(args.preset).override(
         models=args.models, epochs=args.epochs, train_subset=args.train_subset, **changes
     )
-    zoo = create_zoo(preset, args.out, device=args.device, progress=not args.quiet)
+    if args.ray is None:
+        zoo = create_zoo(preset, args.out, device=args.device, progress=not args.quiet)
+    else:
+        from hrlib.distributed import create_zoo_ray
+
+        zoo = create_zoo_ray(preset, args.out, args.ray or None, device=args.device, cpus_per_task=args.cpus_per_task,
+                             max_retries=args.retries, progress=not args.quiet)
     print(describe(zoo))
 
 
@@ -107,6 +114,13 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--shard-size", type=int, help="models per shard, the unit of resumption (preset default)")
     create.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     create.add_argument("--quiet", action="store_true", help="no progress bar")
+    create.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                        help="run the shards as Ray tasks: on the cluster at ADDRESS (auto, HOST:6379, "
+                             "ray://HOST:10001) or, without one, on a new local Ray (pip install 'hrlib[ray]')")
+    create.add_argument("--cpus-per-task", type=int, default=1,
+                        help="with --ray on CPUs: cores per shard task, and its torch threads (default 1)")
+    create.add_argument("--retries", type=int, default=3,
+                        help="with --ray: reruns of a shard whose worker died or that failed (default 3)")
     create.set_defaults(run=_zoo_create)
 
     info = zoo.add_parser("info", help="summarise a zoo directory")
@@ -163,7 +177,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     try:
         code = args.run(args)
-    except (ZooError, FileExistsError, FileNotFoundError, ValueError) as err:
+    except (ZooError, FileExistsError, FileNotFoundError, ValueError, MissingExtra, ShardsFailed) as err:
         print(f"hrlib: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
