@@ -71,7 +71,7 @@ def _run_shard(train, preset: Preset, index: int, device: str, data) -> tuple[di
 
 
 @contextlib.contextmanager
-def connect(address: str | None = None, num_cpus: int | None = None):
+def connect(address: str | None = None):
     """Use the process's Ray connection if it has one, else connect to `address` (None: a new
     local cluster) for the duration of the block."""
     ray = require_ray()
@@ -79,7 +79,7 @@ def connect(address: str | None = None, num_cpus: int | None = None):
         yield ray
         return
     if address is None and not os.environ.get("RAY_ADDRESS"):
-        ray.init(num_cpus=num_cpus, include_dashboard=False, configure_logging=False)
+        ray.init(include_dashboard=False, configure_logging=False)
     else:
         # Workers elsewhere may hold another hrlib version or none: ship the driver's package, so
         # every shard runs the same code.
