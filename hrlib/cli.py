@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from hrlib.distributed import MissingExtra, ShardsFailed
+from hrlib.distributed import MissingExtra, RayUnavailable, ShardsFailed
 from hrlib.zoo import ZooError
 
 
@@ -177,7 +177,8 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     try:
         code = args.run(args)
-    except (ZooError, FileExistsError, FileNotFoundError, ValueError, MissingExtra, ShardsFailed) as err:
+    except (ZooError, FileExistsError, FileNotFoundError, ValueError, MissingExtra, RayUnavailable,
+            ShardsFailed) as err:
         print(f"hrlib: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -45,6 +45,10 @@ class MissingExtra(ImportError):
     """An optional dependency is not installed; the message says how to install it."""
 
 
+class RayUnavailable(RuntimeError):
+    """Ray could not be started here or the cluster could not be reached."""
+
+
 class ShardsFailed(RuntimeError):
     """Some shards failed even after Ray's retries; the others are saved and a rerun resumes."""
 
@@ -78,13 +82,19 @@ def connect(address: str | None = None):
     if ray.is_initialized():  # a notebook's or a test's own cluster: leave it running
         yield ray
         return
-    if address is None and not os.environ.get("RAY_ADDRESS"):
-        ray.init(include_dashboard=False, configure_logging=False)
-    else:
-        # Workers elsewhere may hold another hrlib version or none: ship the driver's package, so
-        # every shard runs the same code.
-        package = str(Path(__file__).resolve().parent)
-        ray.init(address=address, runtime_env={"py_modules": [package]}, configure_logging=False)
+    local = address is None and not os.environ.get("RAY_ADDRESS")
+    try:
+        if local:
+            ray.init(include_dashboard=False, configure_logging=False)
+        else:
+            # Workers elsewhere may hold another hrlib version or none: ship the driver's package, so
+            # every shard runs the same code.
+            package = str(Path(__file__).resolve().parent)
+            ray.init(address=address, runtime_env={"py_modules": [package]}, configure_logging=False)
+    except Exception as err:  # Ray raises ConnectionError, or a bare Exception when its node fails to start
+        ray.shutdown()
+        where = "a local Ray" if local else f"the Ray cluster at {address or os.environ['RAY_ADDRESS']}"
+        raise RayUnavailable(f"could not start or reach {where}: {str(err).strip().splitlines()[0]}") from err
     try:
         yield ray
     finally:
