@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from hrlib.distributed import MissingExtra, RayUnavailable, ShardsFailed
+from hrlib.distributed import MissingExtra, RayUnavailable, ShardsFailed, create_zoo_ray
 from hrlib.zoo import ZooError
 
 
@@ -20,8 +20,6 @@ def _zoo_create(args):
     if args.ray is None:
         zoo = create_zoo(preset, args.out, device=args.device, progress=not args.quiet)
     else:
-        from hrlib.distributed import create_zoo_ray
-
         zoo = create_zoo_ray(preset, args.out, args.ray or None, device=args.device, cpus_per_task=args.cpus_per_task,
                              max_retries=args.retries, progress=not args.quiet)
     print(describe(zoo))
