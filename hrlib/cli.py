@@ -8,6 +8,7 @@ import shlex
 import sys
 import time
 
+from hrlib.distributed import MissingExtra, RayUnavailable, ShardsFailed, create_zoo_ray
 from hrlib.zoo import ZooError
 
 
@@ -18,7 +19,11 @@ def _zoo_create(args):
     preset = get_preset(args.preset).override(
         models=args.models, epochs=args.epochs, train_subset=args.train_subset, **changes
     )
-    zoo = create_zoo(preset, args.out, device=args.device, progress=not args.quiet)
+    if args.ray is None:
+        zoo = create_zoo(preset, args.out, device=args.device, progress=not args.quiet)
+    else:
+        zoo = create_zoo_ray(preset, args.out, args.ray or None, device=args.device, cpus_per_task=args.cpus_per_task,
+                             max_retries=args.retries, progress=not args.quiet)
     print(describe(zoo))
 
 
@@ -178,6 +183,13 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--shard-size", type=int, help="models per shard, the unit of resumption (preset default)")
     create.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     create.add_argument("--quiet", action="store_true", help="no progress bar")
+    create.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                        help="run the shards as Ray tasks: on the cluster at ADDRESS (auto, HOST:6379, "
+                             "ray://HOST:10001) or, without one, on a new local Ray (pip install 'hrlib[ray]')")
+    create.add_argument("--cpus-per-task", type=int, default=1,
+                        help="with --ray on CPUs: cores per shard task, and its torch threads (default 1)")
+    create.add_argument("--retries", type=int, default=3,
+                        help="with --ray: reruns of a shard whose worker died or that failed (default 3)")
     create.set_defaults(run=_zoo_create)
 
     info = zoo.add_parser("info", help="summarise a zoo directory")
@@ -270,7 +282,8 @@ def main(argv=None) -> int:
     try:
         args.argv = argv  # the reproduction records the command that made each table
         code = args.run(args)
-    except (ZooError, FileExistsError, FileNotFoundError, ValueError) as err:
+    except (ZooError, FileExistsError, FileNotFoundError, ValueError, MissingExtra, RayUnavailable,
+            ShardsFailed) as err:
         print(f"hrlib: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
