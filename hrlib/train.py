@@ -166,6 +166,10 @@ def _write_atomic(text: str, path: Path):
 
 def _splits(zoo: Zoo, config: TrainConfig, device) -> dict[str, torch.Tensor]:
     split = zoo.split(seed=config.split_seed)
+    empty = [name for name in ("train", "val", "test") if len(split[name]) == 0]
+    if empty:
+        raise ValueError(f"{zoo!r} is too small to split 70/15/15 by model: no models in {', '.join(empty)}; "
+                         "a hyper-representation needs at least a few models in each split")
     return {name: torch.tensor(zoo.samples(split[name]), device=device) for name in ("train", "val", "test")}
 
 

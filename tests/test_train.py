@@ -109,3 +109,12 @@ def test_sign_flips_only_where_they_keep_the_function(tiny_zoo, tmp_path):
     relu = Zoo(tiny_zoo.weights, tiny_zoo.properties.assign(activation="relu"), tiny_zoo.layout, tiny_zoo.manifest)
     with pytest.raises(ValueError, match="sign-flip augmentation"):
         train(relu, tmp_path / "relu", config, device="cpu", progress=False)
+
+
+def test_a_zoo_too_small_to_split_is_refused_clearly(tiny_zoo, tmp_path):
+    from hrlib.zoo import Zoo
+
+    rows = tiny_zoo.rows([0, 1])
+    two = Zoo(tiny_zoo.weights[:2], tiny_zoo.properties.iloc[rows].reset_index(drop=True), tiny_zoo.layout, tiny_zoo.manifest)
+    with pytest.raises(ValueError, match="too small to split"):
+        train(two, tmp_path / "run", TINY, device="cpu", progress=False)
