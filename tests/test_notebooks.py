@@ -25,9 +25,19 @@ def runs(tmp_path_factory):
     return tmp_path_factory.mktemp("notebook-runs")
 
 
-def test_every_notebook_is_listed():
+def test_every_notebook_is_listed_and_committed_clean():
+    import nbformat
+
     assert [p.stem[:2] for p in NOTEBOOKS] == [f"{i:02d}" for i in range(1, len(NOTEBOOKS) + 1)]
     assert len(NOTEBOOKS) >= 7
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        first = nb.cells[0]
+        assert first.cell_type == "markdown" and first.source.startswith("# "), f"{path.name}: no H1 title"
+        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1 and "quick: bool" in tagged[0].source and "runs: str" in tagged[0].source, path.name
+        assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{path.name} has outputs"
+        assert nb.metadata.kernelspec.name == "python3"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
