@@ -17,9 +17,18 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,ray]"
 	touch $@
 
+# The main job: notebooks 01-04 at full size on the embedded tetris_seed zoo, executed into
+# $(RUNS)/notebooks/, then the headline probe table. Rerunning reuses the zoo and resumes the training.
+MAIN_NOTEBOOKS := 01_zoos 02_augmentations 03_train 04_downstream
 run: setup
-	test -d $(RUNS)/zoos/tetris_seed || $(PY) -m hrlib zoo create tetris_seed --out $(RUNS)/zoos/tetris_seed
-	$(PY) -m hrlib zoo info $(RUNS)/zoos/tetris_seed
+	@mkdir -p $(RUNS)/notebooks
+	@for nb in $(MAIN_NOTEBOOKS); do \
+	  echo "== notebooks/$$nb.ipynb -> $(RUNS)/notebooks/$$nb.ipynb"; \
+	  $(VENV)/bin/papermill --log-level WARNING -k python3 notebooks/$$nb.ipynb $(RUNS)/notebooks/$$nb.ipynb \
+	    -p runs $(RUNS) || exit 1; \
+	done
+	@echo "== linear probes on tetris_seed: test R² in % (W: raw weights, PCA_*: kernel PCA, s(W): weight statistics, E_cD: z)"
+	@$(PY) -c "import pandas as pd; print(pd.read_csv('$(RUNS)/tables/tetris_seed-E_cD-Att_Npt.csv', index_col=0).round(1).to_string())"
 
 # MNIST-based tests skip when the data cannot be fetched here, unless HRLIB_REQUIRE_DATA=1 (CI).
 test: setup

@@ -113,6 +113,14 @@ def layout_of(name: str) -> Layout:
     return Layout.of_module(build_module(name))
 
 
+ODD_ACTIVATIONS = ("tanh", "linear")
+
+
+def sign_symmetric(name: str, activation: str) -> bool:
+    """Whether flipping a hidden unit's signs keeps the function: an odd activation and no max-pooling."""
+    return activation in ODD_ACTIVATIONS and not any(op[0] == "maxpool" for op in _spec(name)["ops"])
+
+
 def input_shape(name: str) -> tuple[int, ...]:
     return _spec(name)["input_shape"]
 

@@ -79,6 +79,45 @@ def permute(x: torch.Tensor, bank: torch.Tensor, generator: torch.Generator) -> 
     return x.gather(1, index)
 
 
+@dataclass(frozen=True)
+class SignFlips:
+    """Where each hidden unit's sign lands in the flat vector: position j is multiplied by
+    s[out_unit[j]] · s[in_unit[j]], with s the units' signs and s[units] = 1 for everything else."""
+
+    out_unit: torch.Tensor
+    in_unit: torch.Tensor
+    units: int
+
+
+def sign_flips(layout: Layout) -> SignFlips:
+    """Flipping the sign of a hidden unit's incoming weights, its bias and its outgoing weights
+    leaves the network's function unchanged when its activation is odd (tanh) and no max-pooling
+    follows it: a second symmetry beside permutations, 2^units equivalent networks."""
+    starts, units = {}, 0
+    for i in layout.hidden:
+        starts[i], units = units, units + layout.layers[i].units_out
+    out_unit = torch.full((layout.n_params,), units)
+    in_unit = torch.full((layout.n_params,), units)
+    for i, layer in enumerate(layout.layers):
+        w = torch.arange(layout.weight_slice(i).start, layout.weight_slice(i).stop).view(
+            layer.units_out, layer.units_in, layer.block)
+        if i in starts:
+            out_unit[w] = (starts[i] + torch.arange(layer.units_out)).view(-1, 1, 1).expand_as(w)
+            if layer.bias:
+                out_unit[layout.bias_slice(i)] = starts[i] + torch.arange(layer.units_out)
+        if i - 1 in starts:
+            in_unit[w] = (starts[i - 1] + torch.arange(layer.units_in)).view(1, -1, 1).expand_as(w)
+    return SignFlips(out_unit, in_unit, units)
+
+
+def flip_signs(x: torch.Tensor, flips: SignFlips, generator: torch.Generator) -> torch.Tensor:
+    """Flip the sign of each hidden unit of each row of x (B, p) with probability 1/2; a new tensor."""
+    signs = torch.randint(0, 2, (x.shape[0], flips.units + 1), generator=generator, device=generator.device)
+    signs = (1 - 2 * signs).to(x.device, x.dtype)
+    signs[:, -1] = 1
+    return x * signs[:, flips.out_unit.to(x.device)] * signs[:, flips.in_unit.to(x.device)]
+
+
 def add_noise(x: torch.Tensor, std: float, generator: torch.Generator) -> torch.Tensor:
     """x plus Gaussian noise N(0, std²); a new tensor."""
     noise = torch.randn(x.shape, generator=generator, device=generator.device, dtype=x.dtype)
@@ -105,6 +144,7 @@ class AugmentConfig:
     erase_p: float = 0.5
     erase_scale: tuple[float, float] = (0.03, 0.3)
     noise_std: float = 0.0
+    sign_flip: bool = False  # hrlib's addition, "S": valid for odd activations without max-pooling
 
     def __post_init__(self):
         object.__setattr__(self, "erase_scale", tuple(self.erase_scale))
@@ -116,22 +156,28 @@ class AugmentConfig:
     def named(cls, name: str, erase_p: float = 0.5, noise_std: float = 0.05) -> "AugmentConfig":
         """From the paper's short name ('-', 'P', 'E', 'N', 'P,E', 'P,E,N', ...)."""
         parts = set() if name.strip() == "-" else {p.strip().upper() for p in name.split(",")}
-        if not parts <= {"P", "E", "N"}:
-            raise ValueError(f"augmentations are named by P, E and N (e.g. 'P,E'), got {name!r}")
+        if not parts <= {"P", "E", "N", "S"}:
+            raise ValueError(f"augmentations are named by P, E, N and S (e.g. 'P,E'), got {name!r}")
         return cls(permute="P" in parts, erase_p=erase_p if "E" in parts else 0.0,
-                   noise_std=noise_std if "N" in parts else 0.0)
+                   noise_std=noise_std if "N" in parts else 0.0, sign_flip="S" in parts)
 
     @property
     def name(self) -> str:
         """The paper's short name: '-', 'P', 'E', 'N' or combinations such as 'P,E'."""
-        parts = [c for c, on in (("P", self.permute), ("E", self.erase_p > 0), ("N", self.noise_std > 0)) if on]
+        parts = [c for c, on in (("P", self.permute), ("E", self.erase_p > 0), ("N", self.noise_std > 0),
+                                 ("S", self.sign_flip)) if on]
         return ",".join(parts) or "-"
 
 
 def augment(x: torch.Tensor, bank: torch.Tensor | None, config: AugmentConfig, generator: torch.Generator,
-            train: bool = True) -> torch.Tensor:
-    """One augmented view of x (B, p): permutation → noise → erasing. Noise and erasing only when training."""
+            train: bool = True, flips: SignFlips | None = None) -> torch.Tensor:
+    """One augmented view of x (B, p): permutation (and sign flips) → noise → erasing. Noise and
+    erasing only when training."""
     view = permute(x, bank, generator) if config.permute and bank is not None else x.clone()
+    if config.sign_flip:
+        if flips is None:
+            raise ValueError("sign-flip augmentation needs the layout's SignFlips")
+        view = flip_signs(view, flips, generator)
     if train and config.noise_std > 0:
         view = add_noise(view, config.noise_std, generator)
     if train and config.erase_p > 0:
@@ -139,6 +185,6 @@ def augment(x: torch.Tensor, bank: torch.Tensor | None, config: AugmentConfig, g
     return view
 
 
-def two_views(x, bank, config, generator, train=True) -> tuple[torch.Tensor, torch.Tensor]:
+def two_views(x, bank, config, generator, train=True, flips=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Two independently augmented views of x; they never share storage with x or each other."""
-    return augment(x, bank, config, generator, train), augment(x, bank, config, generator, train)
+    return augment(x, bank, config, generator, train, flips), augment(x, bank, config, generator, train, flips)

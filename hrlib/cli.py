@@ -8,6 +8,7 @@ import shlex
 import sys
 import time
 
+from hrlib.distributed import MissingExtra, RayUnavailable, ShardsFailed, create_zoo_ray
 from hrlib.zoo import ZooError
 
 
@@ -18,7 +19,11 @@ def _zoo_create(args):
     preset = get_preset(args.preset).override(
         models=args.models, epochs=args.epochs, train_subset=args.train_subset, **changes
     )
-    zoo = create_zoo(preset, args.out, device=args.device, progress=not args.quiet)
+    if args.ray is None:
+        zoo = create_zoo(preset, args.out, device=args.device, progress=not args.quiet)
+    else:
+        zoo = create_zoo_ray(preset, args.out, args.ray or None, device=args.device, cpus_per_task=args.cpus_per_task,
+                             max_retries=args.retries, progress=not args.quiet)
     print(describe(zoo))
 
 
@@ -130,12 +135,22 @@ def _reproduce(args):
         report = rep.table5(zoo, _runs(args.runs), _names(args.features) or rep.BASELINES, split_seed=args.split_seed)
         body = rep.side_by_side(report.table, rep.PAPER.get(("table5", name))) + "\n\n" + rep.protocol(report)
         title = f"Table 5 on {name}: test R² (regression) or accuracy (Act, Init), %; paper in parentheses"
-    elif args.table in ("table1", "table2"):
+    elif args.table in ("table1", "table2", "table3"):
         zoo = load_zoo(args.zoos[0])
         name = args.paper or zoo.manifest.get("preset", "zoo")
-        table = rep.ablation(zoo, _runs(args.runs), split_seed=args.split_seed)
+        runs = _runs(args.runs)
+        if args.train:
+            runs = rep.ablation_runs(zoo, args.table, args.runs_dir, args.epochs, progress=not args.quiet) | runs
+        if args.table == "table3":
+            table = rep.table3(zoo, runs)
+            title = f"Table 3 on {name}: test reconstruction R², %, by augmentation; paper in parentheses"
+        else:
+            table = rep.ablation(zoo, runs, split_seed=args.split_seed)
+            title = f"{args.table.capitalize()} on {name}: reconstruction R² and probe scores, %; paper in parentheses"
         body = rep.side_by_side(table, rep.PAPER.get((args.table, name)))
-        title = f"{args.table.capitalize()} on {name}: reconstruction R² and probe scores, %; paper in parentheses"
+        if args.train:
+            body += f"\n\n- Each hyper-representation trained with `hrlib.train.configure(zoo, ...)`: the CPU recipe " \
+                    f"for the zoo{f', {args.epochs} epochs' if args.epochs else ''}, run directories under {args.runs_dir}/hr/."
     else:
         loaded = [load_zoo(d) for d in args.zoos]
         zoos = {str(zoo.manifest.get("preset", d)): zoo for zoo, d in zip(loaded, args.zoos)}
@@ -168,6 +183,13 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--shard-size", type=int, help="models per shard, the unit of resumption (preset default)")
     create.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     create.add_argument("--quiet", action="store_true", help="no progress bar")
+    create.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                        help="run the shards as Ray tasks: on the cluster at ADDRESS (auto, HOST:6379, "
+                             "ray://HOST:10001) or, without one, on a new local Ray (pip install 'hrlib[ray]')")
+    create.add_argument("--cpus-per-task", type=int, default=1,
+                        help="with --ray on CPUs: cores per shard task, and its torch threads (default 1)")
+    create.add_argument("--retries", type=int, default=3,
+                        help="with --ray: reruns of a shard whose worker died or that failed (default 3)")
     create.set_defaults(run=_zoo_create)
 
     info = zoo.add_parser("info", help="summarise a zoo directory")
@@ -234,7 +256,7 @@ def parser() -> argparse.ArgumentParser:
     probe.set_defaults(run=_probe)
 
     reproduce = commands.add_parser("reproduce", help="recompute one of the paper's tables into docs/results.md")
-    reproduce.add_argument("table", choices=["table5", "table1", "table2", "table7"])
+    reproduce.add_argument("table", choices=["table5", "table1", "table2", "table3", "table7"])
     reproduce.add_argument("zoos", nargs="+", help="zoo directory (table7: two or more of one architecture)")
     reproduce.add_argument("--run", dest="runs", action="append", metavar="NAME=RUN_DIR",
                            help="a hyper-representation (table7: NAME=DIR_ZOO1,DIR_ZOO2,...), repeatable")
@@ -244,6 +266,11 @@ def parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--split-seed", type=int, default=0)
     reproduce.add_argument("--results", help="Markdown file whose section for this table is rewritten, "
                                              "e.g. docs/results.md")
+    reproduce.add_argument("--train", action="store_true",
+                           help="tables 1-3: train (or resume) the runs the table compares, under --runs-dir/hr/")
+    reproduce.add_argument("--epochs", type=int, default=0, help="with --train: epochs per run (default: the recipe's)")
+    reproduce.add_argument("--runs-dir", default="runs", help="with --train: where runs go (default runs)")
+    reproduce.add_argument("--quiet", action="store_true", help="no progress bars")
     reproduce.set_defaults(run=_reproduce)
     return top
 
@@ -255,7 +282,8 @@ def main(argv=None) -> int:
     try:
         args.argv = argv  # the reproduction records the command that made each table
         code = args.run(args)
-    except (ZooError, FileExistsError, FileNotFoundError, ValueError) as err:
+    except (ZooError, FileExistsError, FileNotFoundError, ValueError, MissingExtra, RayUnavailable,
+            ShardsFailed) as err:
         print(f"hrlib: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

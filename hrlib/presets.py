@@ -223,10 +223,10 @@ def get_preset(name: str) -> Preset:
 
 
 def quick(preset: Preset) -> Preset:
-    """The smoke-test version of a preset, built in seconds on a laptop CPU: 100 models × 10 epochs
+    """The smoke-test version of a preset, built in seconds on a laptop CPU: 200 models × 20 epochs
     of the MLP zoos; 16 models × 2 epochs on 1000 training and 1000 test images of the CNN zoos."""
     if arch.layout_of(preset.architecture).n_params <= 2000:
-        return preset.override(models=min(100, len(preset.specs())), epochs=min(10, preset.epochs))
+        return preset.override(models=min(200, len(preset.specs())), epochs=min(20, preset.epochs))
     small = preset.override(models=16, epochs=min(2, preset.epochs), train_subset=1000)
     return dataclasses.replace(small, data_options={**small.data_options, "test_subset": 1000})
 
@@ -257,12 +257,20 @@ def shards(preset: Preset) -> list[range]:
     return [range(start, min(start + preset.shard_size, n)) for start in range(0, n, preset.shard_size)]
 
 
-def train_shard(preset: Preset, index: int, device="cpu", progress=None) -> dict[str, np.ndarray]:
-    """Train shard `index` of a preset; returns its weights, metrics and divergence epochs."""
+def load_data(preset: Preset) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """The preset's (train, test) images and labels."""
+    return tuple(datasets.load(preset.dataset, split, **preset.data_options) for split in ("train", "test"))
+
+
+def train_shard(preset: Preset, index: int, device="cpu", progress=None, data=None) -> dict[str, np.ndarray]:
+    """Train shard `index` of a preset; returns its weights, metrics and divergence epochs.
+
+    `data` is `load_data(preset)`, loaded here when not given (a cluster passes it in, so that its
+    workers need no data files).
+    """
     members = shards(preset)[index]
     specs = preset.specs()[members.start : members.stop]
-    train = datasets.load(preset.dataset, "train", **preset.data_options)
-    test = datasets.load(preset.dataset, "test", **preset.data_options)
+    train, test = load_data(preset) if data is None else data
     result = train_population(
         preset.architecture, specs, train, test, epochs=preset.epochs, batch_size=preset.batch_size,
         checkpoint_epochs=preset.checkpoints, device=pick_device(device), dropout_seed=index, progress=progress,
@@ -287,6 +295,10 @@ def partial_dir(out: Path) -> Path:
     return out.with_name(f".{out.name}.partial")
 
 
+def shard_file(work: Path, index: int) -> Path:
+    return work / f"shard-{index:05d}.npz"
+
+
 def prepare(preset: Preset, out) -> tuple[Path, list[int]]:
     """Open (or start) the work directory of a build; returns it and the shards still missing.
 
@@ -304,7 +316,7 @@ def prepare(preset: Preset, out) -> tuple[Path, list[int]]:
             f"{work} holds an interrupted build of a different configuration; delete it to start over"
         )
     plan.write_text(config)
-    missing = [i for i in range(len(shards(preset))) if not (work / f"shard-{i:05d}.npz").exists()]
+    missing = [i for i in range(len(shards(preset))) if not shard_file(work, i).exists()]
     return work, missing
 
 
@@ -318,10 +330,11 @@ def create_zoo(preset: Preset | str, out, device: str = "auto", progress: bool =
     if len(missing) < len(shards(preset)):
         log.info("resuming %s: %d of %d shards already trained", out, len(shards(preset)) - len(missing), len(shards(preset)))
     started = time.perf_counter()
+    data = load_data(preset) if missing else None
     with tqdm(total=sum(shard_work(preset, i) for i in missing), desc=f"zoo {preset.name}", unit="epoch",
               disable=not progress) as bar:
         for i in missing:
-            save_shard(train_shard(preset, i, device, progress=bar.update), work / f"shard-{i:05d}.npz")
+            save_shard(train_shard(preset, i, device, progress=bar.update, data=data), shard_file(work, i))
     return merge_shards(preset, out, seconds=time.perf_counter() - started)
 
 
@@ -329,7 +342,7 @@ def merge_shards(preset: Preset, out, seconds: float | None = None) -> Zoo:
     """Assemble the finished shards in the work directory into the zoo at `out`, atomically."""
     out = Path(out)
     work = partial_dir(out)
-    parts = [dict(np.load(work / f"shard-{i:05d}.npz")) for i in range(len(shards(preset)))]
+    parts = [dict(np.load(shard_file(work, i))) for i in range(len(shards(preset)))]
     arrays = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     zoo = assemble(preset, arrays, seconds)
     zoo.save(out)

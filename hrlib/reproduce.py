@@ -54,7 +54,56 @@ PAPER = {
          [84.1, 97.0, 90.2, 70.7, 75.9, 69.4, 86.6]],
         index=["FF", "Att_W", "Att_W+t", "Att_N", "Att_N+t"],
         columns=["Rec", "Eph", "Acc", "F1_C0", "F1_C1", "F1_C2", "F1_C3"]),
+    ("table3", "tetris_seed"): pd.DataFrame(
+        [[88.1, 95.5, 89.8, 88.8, 96.1, 95.6, 89.7, 96.1], [49.2, 72.9, 67.3, 59.4, 84.1, 81.9, 65.4, 84.1],
+         [86.3, 95.6, 88.5, 87.6, 95.9, 95.8, 89.0, 96.0]],
+        index=["ED", "E_cD", "E_c+D"], columns=["-", "P", "E", "N", "P,E", "P,N", "E,N", "P,E,N"]),
 }
+
+
+AUGMENTATIONS = ("-", "P", "E", "N", "P,E", "P,N", "E,N", "P,E,N")
+# The settings each ablation varies; everything else is the default E_cD, Att_N+t, P,E.
+ABLATIONS = {
+    "table1": {loss: dict(loss=loss) for loss in ("E_c", "ED", "E_cD", "E_c+D")},
+    "table2": {arch: dict(architecture=arch) for arch in ("FF", "Att_W", "Att_W+t", "Att_N", "Att_N+t")},
+    "table3": {f"{loss} {aug}": dict(loss=loss, augment=aug) for loss in ("ED", "E_cD", "E_c+D") for aug in AUGMENTATIONS},
+}
+
+
+def ablation_runs(zoo, table: str, runs="runs", epochs: int = 0, quick: bool = False, only=None,
+                  device="auto", progress: bool = True) -> dict[str, str]:
+    """Train (or resume, or reuse) the hyper-representations one ablation table compares.
+
+    Returns name → run directory, under RUNS/hr/ named by `hrlib.train.run_dir`; `only` restricts
+    the table to some of its rows.
+    """
+    from hrlib.train import configure, run_dir, train
+
+    if table not in ABLATIONS:
+        raise ValueError(f"unknown ablation {table!r}; known: {sorted(ABLATIONS)}")
+    out = {}
+    for name, setting in ABLATIONS[table].items():
+        if only is not None and name not in only:
+            continue
+        loss, arch = setting.get("loss", "E_cD"), setting.get("architecture", "Att_N+t")
+        augment = setting.get("augment", "P,E")
+        config = configure(zoo, loss=loss, architecture=arch, augment=augment, epochs=epochs, quick=quick, device=device)
+        path = run_dir(runs, zoo.path.name if zoo.path else "zoo", False, loss, arch, augment, epochs)
+        train(zoo, path, config, device=device, progress=progress)
+        out[name] = str(path)
+    return out
+
+
+def table3(zoo, runs: dict[str, str]) -> pd.DataFrame:
+    """Table 3: test reconstruction R² in %, losses × augmentations, from runs named 'LOSS AUG'."""
+    from hrlib.train import load_run, reconstruction_r2
+
+    cells = {}
+    for name, path in runs.items():
+        loss, aug = name.split(" ", 1)
+        split = zoo.split(seed=load_run(path).config.split_seed)
+        cells.setdefault(loss, {})[aug] = 100 * reconstruction_r2(path, zoo, split.test)
+    return pd.DataFrame(cells).T.reindex(columns=[a for a in AUGMENTATIONS if any(a in row for row in cells.values())])
 
 
 def runs_as_features(runs: dict[str, str]) -> dict[str, Encoded]:

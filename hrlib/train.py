@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from hrlib.augment import EXHAUSTIVE_LIMIT, AugmentConfig, n_equivalent, permutation_bank, two_views
+from hrlib.architectures import sign_symmetric
+from hrlib.augment import EXHAUSTIVE_LIMIT, AugmentConfig, n_equivalent, permutation_bank, sign_flips, two_views
 from hrlib.losses import LossConfig, hyper_loss, r2
 from hrlib.models import HyperRepresentation, ModelConfig, named_settings
 from hrlib.population import pick_device
@@ -48,6 +49,7 @@ class TrainConfig:
     batch_size: int = 500
     lr: float = 1e-4
     weight_decay: float = 1e-9
+    schedule: str = "plateau"  # ReduceLROnPlateau on the training loss, or "cosine" over the epochs
     plateau_factor: float = 0.3
     plateau_patience: int = 10
     seed: int = 0
@@ -164,6 +166,10 @@ def _write_atomic(text: str, path: Path):
 
 def _splits(zoo: Zoo, config: TrainConfig, device) -> dict[str, torch.Tensor]:
     split = zoo.split(seed=config.split_seed)
+    empty = [name for name in ("train", "val", "test") if len(split[name]) == 0]
+    if empty:
+        raise ValueError(f"{zoo!r} is too small to split 70/15/15 by model: no models in {', '.join(empty)}; "
+                         "a hyper-representation needs at least a few models in each split")
     return {name: torch.tensor(zoo.samples(split[name]), device=device) for name in ("train", "val", "test")}
 
 
@@ -172,8 +178,11 @@ def _as_json(obj) -> dict:
 
 
 def _compatible(saved: dict, config: TrainConfig) -> bool:
-    """A run may resume with more epochs, nothing else changed."""
-    return {**saved, "epochs": None} == {**_as_json(config.to_dict()), "epochs": None}
+    """A run may resume with nothing changed, or with more epochs when its schedule does not depend on them."""
+    new = _as_json(config.to_dict())
+    if config.schedule == "plateau":
+        saved, new = {**saved, "epochs": None}, {**new, "epochs": None}
+    return saved == new
 
 
 def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", progress: bool = True) -> Run:
@@ -200,10 +209,11 @@ def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", pro
     bank = permutation_bank(zoo.layout, config.bank_size, bank_gen).to(device)
     exhaustive = config.bank_size is None and n_equivalent(zoo.layout) <= EXHAUSTIVE_LIMIT
     val_bank = bank if exhaustive else permutation_bank(zoo.layout, TEST_BANK, bank_gen).to(device)
+    flips = _sign_flips(zoo) if config.augment.sign_flip else None
     aug_gen = torch.Generator(device).manual_seed(config.seed + 2)
     shuffle_gen = torch.Generator().manual_seed(config.seed + 3)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=config.plateau_factor, patience=config.plateau_patience)
+    scheduler = _scheduler(opt, config)
     history, best, start = [], float("inf"), 1
 
     state_file = out / "state.pt"
@@ -211,7 +221,7 @@ def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", pro
         state = torch.load(state_file, weights_only=False, map_location=device)  # our own file: RNG states
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
-        plateau.load_state_dict(state["plateau"])
+        scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
         aug_gen.set_state(state["aug_gen"])
         shuffle_gen.set_state(state["shuffle_gen"])
@@ -230,7 +240,7 @@ def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", pro
             batch = data["train"][order[i : i + config.batch_size]]
             if len(batch) < 2:  # BatchNorm in the projection head needs two samples
                 continue
-            views = two_views(batch, bank, config.augment, aug_gen, train=True)
+            views = two_views(batch, bank, config.augment, aug_gen, train=True, flips=flips)
             with amp:
                 loss, parts = _step_loss(model, views, config.loss)
             opt.zero_grad(set_to_none=True)
@@ -242,14 +252,14 @@ def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", pro
         row = {"epoch": epoch, "lr": opt.param_groups[0]["lr"]}
         row |= {f"train_{k}": float(v) / n for k, v in sums.items()}
         row["samples_per_s"] = n / (time.perf_counter() - began)
-        row |= {f"val_{k}": v for k, v in evaluate(model, data["val"], val_bank, config, config.batch_size).items()}
-        plateau.step(row["train_loss"])
+        row |= {f"val_{k}": v for k, v in evaluate(model, data["val"], val_bank, config, config.batch_size, flips).items()}
+        scheduler.step(row["train_loss"]) if config.schedule == "plateau" else scheduler.step()
         history.append(row)
         if row["val_loss"] < best:
             best = row["val_loss"]
             _save_atomic(model.checkpoint(), out / "best.pt")
         _write_atomic(pd.DataFrame(history).to_csv(index=False), out / "history.csv")
-        _save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "plateau": plateau.state_dict(),
+        _save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": scheduler.state_dict(),
                       "rng": torch.get_rng_state(), "aug_gen": aug_gen.get_state(), "shuffle_gen": shuffle_gen.get_state(),
                       "history": history, "best": best, "epoch": epoch}, state_file)
         bar.set_postfix(loss=f"{row['train_loss']:.4f}", val_r2=f"{row.get('val_r2', float('nan')):.3f}")
@@ -257,7 +267,7 @@ def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", pro
     run = load_run(out)
     run.model.to(device)
     result = {
-        "test_r2": evaluate(run.model, data["test"], val_bank, config, config.batch_size)["r2"],
+        "test_r2": evaluate(run.model, data["test"], val_bank, config, config.batch_size, flips)["r2"],
         "best_epoch": int(run.history.loc[run.history.val_loss.idxmin(), "epoch"]),
         "epochs": config.epochs,
         "device": str(device),
@@ -267,6 +277,23 @@ def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", pro
     run.result = result
     run.model.cpu()
     return run
+
+
+def _sign_flips(zoo: Zoo):
+    activations = set(zoo.properties["activation"]) if "activation" in zoo.properties else set()
+    if zoo.architecture is None or not activations or not all(sign_symmetric(zoo.architecture, a) for a in activations):
+        raise ValueError("sign-flip augmentation (S) would change what this zoo's networks compute: it needs an odd "
+                         f"activation (tanh) and no max-pooling; this zoo has {sorted(activations)} on {zoo.architecture}")
+    return sign_flips(zoo.layout)
+
+
+def _scheduler(opt, config: TrainConfig):
+    if config.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=config.plateau_factor,
+                                                          patience=config.plateau_patience)
+    if config.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
+    raise ValueError(f"schedule must be 'plateau' or 'cosine', got {config.schedule!r}")
 
 
 def _step_loss(model, views, loss_config):
@@ -279,7 +306,7 @@ def _step_loss(model, views, loss_config):
 
 
 @torch.no_grad()
-def evaluate(model, samples: torch.Tensor, bank, config: TrainConfig, batch_size: int) -> dict[str, float]:
+def evaluate(model, samples: torch.Tensor, bank, config: TrainConfig, batch_size: int, flips=None) -> dict[str, float]:
     """Loss parts on permuted views (a fixed generator, so every epoch sees the same views) and
     reconstruction R² of the clean samples. Use the training batch size: NT-Xent depends on it."""
     model.eval()
@@ -287,7 +314,7 @@ def evaluate(model, samples: torch.Tensor, bank, config: TrainConfig, batch_size
     sums, recons = {}, []
     for i in range(0, len(samples), batch_size):
         batch = samples[i : i + batch_size]
-        views = two_views(batch, bank, config.augment, gen, train=False)
+        views = two_views(batch, bank, config.augment, gen, train=False, flips=flips)
         _, parts = _step_loss(model, views, config.loss)
         for k, v in parts.items():
             sums[k] = sums.get(k, 0.0) + float(v) * len(batch)
@@ -351,7 +378,7 @@ def configure(zoo: Zoo, recipe: str = "", loss: str = "", architecture: str = ""
     """A TrainConfig from a recipe and the paper's names for the loss, architecture and augmentations.
 
     No recipe: the CPU recipe for the zoo's size; for CNN zoos on a GPU, the paper's size. `quick`
-    (meant for the smoke-size zoos) keeps the recipe but trains at most 30 epochs in batches of 64,
+    (meant for the smoke-size zoos) keeps the recipe but trains at most 12 epochs in batches of 64,
     so that a small zoo still gets a few hundred steps. Other keyword arguments are TrainConfig fields.
     """
     if not recipe:
@@ -365,18 +392,23 @@ def configure(zoo: Zoo, recipe: str = "", loss: str = "", architecture: str = ""
         changes["loss"] = {"gamma": gamma}
     if augment:
         changes["augment"] = AugmentConfig.named(augment)
-    if architecture:
-        changes["model"] = named_settings(architecture)
+    changes["model"] = named_settings(architecture or "Att_N+t")  # always spelled out: runs compare equal
     if epochs:
         changes["epochs"] = epochs
     elif quick:
-        changes["epochs"] = min(30, config.epochs)
+        changes["epochs"] = min(12, config.epochs)
     if quick:
         changes.setdefault("batch_size", 64)
     return config.replace(**changes)
 
 
-def run_dir(runs, zoo: str, quick: bool = False, loss: str = "E_cD", architecture: str = "Att_N+t") -> Path:
-    """Where the notebooks keep the run of a zoo, loss and architecture: RUNS/hr/ZOO[-quick]-LOSS-ARCH."""
-    name = Path(zoo).name + ("-quick" if quick else "")
-    return Path(runs) / "hr" / f"{name}-{loss}-{architecture}".replace("+", "p")
+def run_dir(runs, zoo: str, quick: bool = False, loss: str = "E_cD", architecture: str = "Att_N+t",
+            augment: str = "P,E", epochs: int = 0) -> Path:
+    """Where the notebooks keep a run: RUNS/hr/ZOO[-quick]-LOSS-ARCH[-AUG][-eEPOCHS], the last two
+    only when they differ from the defaults (P,E augmentations, the recipe's epochs)."""
+    name = f"{Path(zoo).name}{'-quick' if quick else ''}-{loss}-{architecture}"
+    if augment.replace(" ", "") != "P,E":
+        name += "-aug" + (augment.replace(",", "").replace(" ", "") if augment.strip() != "-" else "none")
+    if epochs:
+        name += f"-e{epochs}"
+    return Path(runs) / "hr" / name.replace("+", "p")

@@ -1,6 +1,13 @@
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+
+# Subprocesses and notebook kernels started by the tests import this checkout's hrlib.
+_ROOT = str(Path(__file__).resolve().parents[1])
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p)
 
 from hrlib.presets import Preset, create_zoo
 

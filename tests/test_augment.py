@@ -105,3 +105,30 @@ def test_names_follow_the_paper():
     assert AugmentConfig().name == "P,E"
     assert AugmentConfig(permute=False, erase_p=0, noise_std=0).name == "-"
     assert AugmentConfig(noise_std=0.05).name == "P,E,N"
+
+
+@pytest.mark.parametrize("name", ["tetris_mlp", "digits_mlp", "cnn_u"])
+def test_sign_flips_keep_the_function_of_odd_activations(name):
+    from hrlib.augment import flip_signs, sign_flips
+
+    layout = arch.layout_of(name)
+    assert arch.sign_symmetric(name, "tanh") and not arch.sign_symmetric(name, "relu")
+    flat = torch.randn(layout.n_params)
+    flipped = flip_signs(flat.expand(6, -1).contiguous(), sign_flips(layout), torch.Generator().manual_seed(0))
+    assert not all(torch.equal(f, flat) for f in flipped)
+    for view in flipped:
+        check_same_function(name, flat, view, "tanh")
+        assert torch.equal(view.abs(), flat.abs())
+    # with relu the same flips change the function
+    module = arch.build_module(name, "relu").eval()
+    x = torch.randn(8, *arch.input_shape(name))
+    outs = []
+    for vector in (flat, flipped[0]):
+        module.load_state_dict(layout.unflatten(vector))
+        outs.append(module(x).detach())
+    assert not torch.allclose(outs[0], outs[1], atol=1e-4)
+
+
+def test_sign_flips_are_refused_where_they_change_the_function():
+    assert not arch.sign_symmetric("cnn_s", "tanh")  # max-pooling is not odd
+    assert AugmentConfig.named("P,E,S").sign_flip and AugmentConfig.named("P,E,S").name == "P,E,S"

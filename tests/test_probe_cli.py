@@ -70,3 +70,22 @@ def test_reproduce_rewrites_its_own_section(tiny_zoo, tmp_path, capsys):
     text = results.read_text()
     assert "<!-- BEGIN table7:tiny_tetris-tetris_seed -->" in text and "<!-- BEGIN table5:tetris_seed -->" in text
     assert "| tiny_tetris |" in text and "tetris_seed s(W)" in text
+
+
+def test_ablation_runs_are_trained_once_and_tabled(tiny_zoo, tmp_path):
+    from hrlib.reproduce import ablation_runs, table3
+    from hrlib.train import load_run
+
+    only = ["ED -", "E_cD P,E"]
+    runs = ablation_runs(tiny_zoo, "table3", tmp_path, epochs=1, quick=True, only=only, device="cpu", progress=False)
+    assert sorted(runs) == sorted(only)
+    ed = load_run(runs["ED -"])
+    assert ed.config.loss.name == "ED" and not ed.config.augment.permute and ed.config.augment.erase_p == 0
+    assert load_run(runs["E_cD P,E"]).config.augment.name == "P,E"
+    stamp = (tmp_path / "hr").stat().st_mtime_ns, sorted(p.name for p in (tmp_path / "hr").iterdir())
+    again = ablation_runs(tiny_zoo, "table3", tmp_path, epochs=1, quick=True, only=only, device="cpu", progress=False)
+    assert again == runs and sorted(p.name for p in (tmp_path / "hr").iterdir()) == stamp[1]
+    table = table3(tiny_zoo, runs)
+    assert list(table.index) == ["ED", "E_cD"] and list(table.columns) == ["-", "P,E"]
+    assert table.loc["ED", "-"] == pytest.approx(100 * ed.result["test_r2"], abs=1e-3)
+    assert pd.isna(table.loc["ED", "P,E"]) and pd.isna(table.loc["E_cD", "-"])

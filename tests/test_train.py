@@ -70,3 +70,51 @@ def test_losses_select_their_parts(tiny_zoo, tmp_path):
         config = TINY.replace(epochs=1, loss=dict(gamma=0.0 if name == "ED" else 1.0))
         history = train(tiny_zoo, tmp_path / name, config, device="cpu", progress=False).history
         assert {c for c in history if c in ("train_mse", "train_contrast")} == parts
+
+
+def test_a_killed_training_resumes_to_the_same_result(tiny_zoo, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def cmd(out):
+        return [sys.executable, "-m", "hrlib", "train", str(tiny_zoo.path), "--out", str(out), "--epochs", "6",
+                "--recipe", "tetris_cpu", "--batch-size", "16", "--device", "cpu", "--quiet"]
+
+    subprocess.run(cmd(tmp_path / "whole"), check=True, capture_output=True)
+    proc = subprocess.Popen(cmd(tmp_path / "killed"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    history = tmp_path / "killed" / "history.csv"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and not (history.exists() and len(history.read_text().splitlines()) >= 3):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(pd.read_csv(history))
+    assert 1 <= done < 6, f"the kill came after {done} of 6 epochs"
+    subprocess.run(cmd(tmp_path / "killed"), check=True, capture_output=True)
+    whole, resumed = load_run(tmp_path / "whole"), load_run(tmp_path / "killed")
+    columns = ["epoch", "train_loss", "val_loss", "val_r2", "lr"]
+    pd.testing.assert_frame_equal(whole.history[columns], resumed.history[columns])
+    assert whole.result["test_r2"] == resumed.result["test_r2"]
+
+
+def test_sign_flips_only_where_they_keep_the_function(tiny_zoo, tmp_path):
+    from hrlib.augment import AugmentConfig
+    from hrlib.zoo import Zoo
+
+    config = TINY.replace(epochs=1, augment=AugmentConfig.named("P,E,S"))
+    run = train(tiny_zoo, tmp_path / "tanh", config, device="cpu", progress=False)  # tanh, no max-pooling
+    assert run.config.augment.sign_flip
+    relu = Zoo(tiny_zoo.weights, tiny_zoo.properties.assign(activation="relu"), tiny_zoo.layout, tiny_zoo.manifest)
+    with pytest.raises(ValueError, match="sign-flip augmentation"):
+        train(relu, tmp_path / "relu", config, device="cpu", progress=False)
+
+
+def test_a_zoo_too_small_to_split_is_refused_clearly(tiny_zoo, tmp_path):
+    from hrlib.zoo import Zoo
+
+    rows = tiny_zoo.rows([0, 1])
+    two = Zoo(tiny_zoo.weights[:2], tiny_zoo.properties.iloc[rows].reset_index(drop=True), tiny_zoo.layout, tiny_zoo.manifest)
+    with pytest.raises(ValueError, match="too small to split"):
+        train(two, tmp_path / "run", TINY, device="cpu", progress=False)

@@ -1,0 +1,82 @@
+"""Every notebook runs headless in quick mode: papermill injects the parameters, nbval executes.
+
+papermill prepares each notebook exactly as `papermill NB OUT -p quick True -p runs DIR` would (its
+`parameters` cell, then an injected cell), and nbval's lax mode runs it cell by cell in a fresh
+kernel: any exception fails, and every notebook ends by asserting its headline numbers, so a
+changed result fails too. The notebooks share one runs directory, in reading order, so later ones
+reuse the zoos and runs of earlier ones as a user's would.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import papermill as pm
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+ARTIFACTS = ROOT / "test-artifacts" / "notebooks"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    return tmp_path_factory.mktemp("notebook-runs")
+
+
+def test_every_notebook_is_listed_and_committed_clean():
+    import nbformat
+
+    assert [p.stem[:2] for p in NOTEBOOKS] == [f"{i:02d}" for i in range(1, len(NOTEBOOKS) + 1)]
+    assert len(NOTEBOOKS) >= 7
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        first = nb.cells[0]
+        assert first.cell_type == "markdown" and first.source.startswith("# "), f"{path.name}: no H1 title"
+        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1 and "quick: bool" in tagged[0].source and "runs: str" in tagged[0].source, path.name
+        assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{path.name} has outputs"
+        assert nb.metadata.kernelspec.name == "python3"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_headless_under_nbval(notebook, runs, tmp_path):
+    prepared = ARTIFACTS / notebook.name
+    prepared.parent.mkdir(parents=True, exist_ok=True)
+    pm.execute_notebook(str(notebook), str(prepared), parameters={"quick": True, "runs": str(runs)},
+                        prepare_only=True, kernel_name="python3")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
+         "-q", "--rootdir", str(tmp_path), str(prepared)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=1200,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout.splitlines()[-1]
+
+
+def test_train_notebook_on_mnist(runs, tmp_path):
+    """The user's example: `papermill notebooks/03_train.ipynb out.ipynb -p zoo mnist_seed -p quick True`."""
+    from hrlib import mnist
+
+    if mnist.locate("mnist", "train")[0] is None or mnist.locate("mnist", "test")[0] is None:
+        if os.environ.get("HRLIB_REQUIRE_DATA"):
+            pytest.fail("MNIST IDX files are required here; run `make data`")
+        pytest.skip("MNIST IDX files not found; run `make data`")
+    out = ARTIFACTS / "03_train-mnist_seed.ipynb"
+    pm.execute_notebook(str(ROOT / "notebooks" / "03_train.ipynb"), str(out), kernel_name="python3",
+                        parameters={"zoo": "mnist_seed", "quick": True, "runs": str(runs)}, cwd=str(tmp_path))
+    text = out.read_text()
+    assert "2464 params" in text and "test reconstruction R²" in text
+
+
+def test_train_notebook_without_mnist_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("HRLIB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv("HRLIB_DATA", raising=False)
+    monkeypatch.delenv("HRLIB_DOWNLOAD", raising=False)
+    with pytest.raises(pm.PapermillExecutionError) as failure:
+        pm.execute_notebook(str(ROOT / "notebooks" / "03_train.ipynb"), str(tmp_path / "out.ipynb"),
+                            kernel_name="python3", cwd=str(tmp_path),
+                            parameters={"zoo": "mnist_seed", "quick": True, "runs": str(tmp_path / "runs")})
+    message = str(failure.value)
+    assert "DataNotFound" in message and "MNIST train files" in message and "make data" in message
