@@ -18,7 +18,6 @@ coordinates, all as binary float32 buffers. Hover labels go to the browser once,
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import logging
@@ -72,31 +71,25 @@ def colour_scale(values: pd.Series, title: str) -> tuple[np.ndarray, dict]:
 
 
 def hover_labels(properties: pd.DataFrame, factors) -> dict:
-    """customdata, text and hovertemplate showing each checkpoint's model, epoch, accuracy, gap and
-    hyper-parameters (`factors`).
+    """`hovertext` (one label per point) and the `hovertemplate` showing each checkpoint's model,
+    epoch, accuracy, gap and hyper-parameters (`factors`).
 
-    Numbers travel as one base64 float32 table (plotly.js's typed-array form), the model's
-    non-numeric hyper-parameters as one string per point. A 2-D customdata table of Python objects
-    would go through lists and JSON: measured 8 s and 18 MB for tetris_hyp, against 0.2 s and 15 MB."""
-    numeric = [f for f in factors if pd.api.types.is_numeric_dtype(properties[f])]
-    named = [f for f in factors if f not in numeric]
-    numbers = ["model", "epoch"] + [c for c in HOVER_METRICS if c in properties] + numeric
-    table = np.ascontiguousarray(properties[numbers].to_numpy(dtype=np.float32))  # (rows, len(numbers))
+    Labels are plain strings, sent to the browser once. Not a 2-D `customdata` table: plotly.js
+    splits one into a view per row and FigureWidget sends every view back to the kernel with the
+    whole buffer behind it, a message quadratic in the number of points (353 MB for 4,200 points,
+    which crashed the browser test's driver)."""
+    def formatted(column: str, fmt: str) -> pd.Series:
+        values = properties[column]
+        if not pd.api.types.is_numeric_dtype(values):
+            return values.astype(str)
+        return pd.Series(np.char.mod(fmt, values.to_numpy(dtype=np.float64)), index=properties.index)
 
-    def ref(name: str, fmt: str = "") -> str:
-        return f"%{{customdata[{numbers.index(name)}]{fmt}}}"
-
-    lines = [f"<b>model {ref('model')}</b>, epoch {ref('epoch')}",
-             " · ".join(f"{c} {ref(c, ':.3f')}" for c in HOVER_METRICS if c in properties),
-             " · ".join(f"{f} {ref(f, ':.3~g')}" for f in numeric)]
-    hover = dict(customdata={"dtype": "f4", "bdata": base64.b64encode(table.tobytes()).decode("ascii"),
-                             "shape": f"{table.shape[0]},{table.shape[1]}"})
-    if named:  # per model: format each model's values once, then repeat them over its checkpoints
-        per_model = properties.groupby("model", sort=True)[named].first().astype(str)
-        hover["text"] = per_model.agg(" · ".join, axis=1).to_numpy(dtype=object)[properties["model"].to_numpy()]
-        lines.append(", ".join(named) + ": %{text}")
-    hover["hovertemplate"] = "<br>".join(filter(None, lines)) + "<extra></extra>"
-    return hover
+    label = "<b>model " + properties["model"].astype(str) + "</b>, epoch " + properties["epoch"].astype(str)
+    metrics = [c for c in HOVER_METRICS if c in properties]
+    for lines in ([(c, "%.3f") for c in metrics], [(f, "%.3g") for f in factors]):
+        for i, (column, fmt) in enumerate(lines):
+            label = label + ("<br>" if i == 0 else " · ") + column + " " + formatted(column, fmt)
+    return dict(hovertext=label.to_numpy(dtype=object), hovertemplate="%{hovertext}<extra></extra>")
 
 
 def _show(output: W.Output, fig: go.Figure):

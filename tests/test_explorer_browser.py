@@ -148,7 +148,10 @@ def test_explorer_notebook_in_chromium(lab):
             page.wait_for_function(f"() => JSON.stringify({PLOT}._fullLayout.coloraxis.colorbar.ticktext) === '[\"relu\",\"tanh\"]'",
                                    timeout=20_000)
             page.wait_for_timeout(300)  # let WebGL draw the new colours (the layout is already updated)
-            after = _plot_pixels(page, targets=[(0x63, 0x6E, 0xFA), (0xEF, 0x55, 0x3B)])  # the palette's first two
+            # the palette's first two colours, drawn at the markers' opacity 0.7 over white, and where points pile up
+            palette = [(0x63, 0x6E, 0xFA), (0xEF, 0x55, 0x3B)]
+            targets = [tuple(round(0.7 * c + 0.3 * 255) for c in colour) for colour in palette] + palette
+            after = _plot_pixels(page, targets=targets)
             assert after["coloured"] > 500 and sum(after["near"]) > 0.8, after
             page.screenshot(path=ARTIFACTS / "explorer-2-coloured-by-activation.png")
 
@@ -157,8 +160,8 @@ def test_explorer_notebook_in_chromium(lab):
             panel = page.locator(".hrlib-panel")
             shown = int(re.search(r"model (\d+), epoch", panel.inner_text())[1])
             x, y = page.evaluate(f"""(shown) => {{ const gd = {PLOT}, t = gd._fullData[0], fl = gd._fullLayout;
-                const r = gd.getBoundingClientRect(); const models = t.customdata;
-                const i = t.x.findIndex((v, k) => !Number.isNaN(v) && models[k][0] !== shown && k > 500);
+                const r = gd.getBoundingClientRect(); const mine = `<b>model ${shown}</b>`;
+                const i = t.x.findIndex((v, k) => !Number.isNaN(v) && !t.hovertext[k].startsWith(mine) && k > 500);
                 return [r.left + fl._size.l + fl.xaxis.l2p(t.x[i]), r.top + fl._size.t + fl.yaxis.l2p(t.y[i])]; }}""", shown)
             page.mouse.move(x, y)
             hover = page.locator(".hrlib-map .hoverlayer .hovertext")
