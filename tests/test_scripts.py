@@ -1,0 +1,42 @@
+"""The analysis scripts behind figures in docs/results.md, run as a user runs them."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def run_script(name, *args):
+    done = subprocess.run([sys.executable, str(SCRIPTS / name), *map(str, args)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_activation_twins_pairs_tanh_and_relu_models(hyp_zoo, tiny_zoo):
+    out = run_script("activation_twins.py", hyp_zoo.path)
+    lines = [line for line in out.splitlines() if line.startswith("lr ")]
+    assert [line.split(":")[0] for line in lines] == ["lr 0.001", "lr 0.01"]
+    for line in lines:
+        assert "6 twins" in line
+        distance, moved = map(float, re.search(r"twin distance ([\d.]+), moved from init ([\d.]+)", line).groups())
+        assert 0 < distance and 0 < moved
+    # a zoo without both activations has no twins: one clear line, not a traceback
+    done = subprocess.run([sys.executable, str(SCRIPTS / "activation_twins.py"), str(tiny_zoo.path)],
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and "no tanh and ReLU models share" in done.stderr
+
+
+def test_probe_ceiling_scores_each_feature_set(tiny_zoo, tmp_path):
+    from hrlib.train import TrainConfig, train
+
+    config = TrainConfig(epochs=1, batch_size=32, model=dict(d_model=16, ff=32, latent=8, projection_hidden=16,
+                                                              projection_out=8))
+    train(tiny_zoo, tmp_path / "run", config, device="cpu", progress=False)
+    out = run_script("probe_ceiling.py", tiny_zoo.path, "--run", tmp_path / "run", "--targets", "epoch,ggap")
+    header, *rows = out.splitlines()[1:]
+    assert header.split() == ["s(W)", "z", "s(W)", "and", "z", "true", "test_acc", "and", "epoch"]
+    epoch = rows[0].split()
+    assert epoch[0] == "epoch" and float(epoch[-1]) > 80  # the true epoch is among the features (93 measured)
+    assert rows[1].split()[0] == "ggap"
