@@ -146,7 +146,7 @@ def _reproduce(args):
             title = f"Table 3 on {name}: test reconstruction R², %, by augmentation; paper in parentheses"
         else:
             table = rep.ablation(zoo, runs, split_seed=args.split_seed)
-            title = f"{args.table.capitalize()} on {name}: reconstruction R² and probe scores, %; paper in parentheses"
+            title = f"Table {args.table.removeprefix('table')} on {name}: reconstruction R² and probe scores, %; paper in parentheses"
         body = rep.side_by_side(table, rep.PAPER.get((args.table, name)))
         if args.train:
             body += f"\n\n- Each hyper-representation trained with `hrlib.train.configure(zoo, ...)`: the CPU recipe " \

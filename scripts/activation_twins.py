@@ -3,9 +3,10 @@
     python scripts/activation_twins.py [ZOO_DIR]     # default runs/zoos/tetris_hyp
 
 In the `*_hyp` grids the tanh and ReLU models of one (seed, init, learning rate) start from the same
-weights. Per learning rate, this prints the median distance between such twins at the last epoch
-and the median distance a model moved from its initialization, both relative to its weight norm:
-where twins barely differ, no feature of the weights can tell the activation apart.
+weights. Per learning rate, this prints the largest distance between such twins at epoch 0, the
+median at the last epoch, and the median distance a model moved from its initialization, all
+relative to its final weight norm: where twins barely differ, no feature of the weights can tell the activation
+apart.
 """
 
 import argparse
@@ -29,13 +30,16 @@ def main():
     if twins.empty:
         raise SystemExit(f"{args.zoo}: no tanh and ReLU models share a seed, init and learning rate")
     for lr, group in twins.groupby(level="lr"):
-        first, last = zoo.weights[group.model_tanh.to_numpy(), 0], zoo.weights[group.model_tanh.to_numpy(), -1]
-        twin = zoo.weights[group.model_relu.to_numpy(), -1]
-        norm = np.linalg.norm(last, axis=1)
-        print(f"lr {lr:g}: {len(group)} twins; twin distance {np.median(np.linalg.norm(last - twin, axis=1) / norm):.3f}, "
-              f"moved from init {np.median(np.linalg.norm(last - first, axis=1) / norm):.3f} (medians, relative to the "
-              f"weight norm); median test accuracy tanh {group.test_acc_tanh.median():.3f}, "
-              f"ReLU {group.test_acc_relu.median():.3f}")
+        tanh_weights = zoo.weights[group.model_tanh.to_numpy()]  # (twins, checkpoints, params)
+        relu_weights = zoo.weights[group.model_relu.to_numpy()]
+        norm = np.linalg.norm(tanh_weights[:, -1], axis=1)
+        distance = lambda a, b: np.linalg.norm(a - b, axis=1) / norm  # noqa: E731
+
+        print(f"lr {lr:g}: {len(group)} twins; twin distance at the start at most "
+              f"{distance(tanh_weights[:, 0], relu_weights[:, 0]).max():.3f}, at the end (median) "
+              f"{np.median(distance(tanh_weights[:, -1], relu_weights[:, -1])):.3f}, moved from init (median) "
+              f"{np.median(distance(tanh_weights[:, -1], tanh_weights[:, 0])):.3f}, relative to the weight norm; "
+              f"median test accuracy tanh {group.test_acc_tanh.median():.3f}, ReLU {group.test_acc_relu.median():.3f}")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.metrics import r2_score
 
 from hrlib import load_zoo
-from hrlib.features import WeightStatistics
+from hrlib.reproduce import select_baselines
 from hrlib.train import embed, load_run
 
 
@@ -31,8 +31,9 @@ def main():
     run = load_run(args.run)
     split = zoo.split(seed=run.config.split_seed)
     train, test = zoo.rows(split.train), zoo.rows(split.test)
-    weights = zoo.samples()
-    statistics = WeightStatistics(zoo.layout).fit(weights[train]).transform(weights)
+    # s(W) as the probes compute it: fitted on the training rows, then mapped for every row
+    s_w = select_baselines(zoo.layout, ["s(W)"])["s(W)"].fit(zoo, train)
+    statistics = s_w.transform(zoo, np.arange(len(zoo.properties)))
     z = embed(run, zoo)
     feature_sets = {
         "s(W)": statistics,

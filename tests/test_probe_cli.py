@@ -52,6 +52,13 @@ def test_probe_with_a_trained_run_and_the_ablation_table(tiny_zoo, tmp_path, cap
     split = tiny_zoo.split(seed=0)
     assert rec.loc["E_cD", "Rec"] == pytest.approx(100 * reconstruction_r2(tmp_path / "run", tiny_zoo, split.test))
     assert rec.loc["E_cD", "Rec"] == pytest.approx(100 * load_run(tmp_path / "run").result["test_r2"], abs=1e-3)
+    # the same row through the CLI, into a results section titled as the paper's table
+    results = tmp_path / "results.md"
+    assert main(["reproduce", "table1", str(tiny_zoo.path), "--run", f"E_cD={tmp_path / 'run'}",
+                 "--results", str(results)]) == 0
+    text = results.read_text()
+    assert "### Table 1 on tiny_tetris: reconstruction R² and probe scores" in text
+    assert f"| E_cD | {rec.loc['E_cD', 'Rec']:.1f} |" in text
 
 
 def test_reproduce_rewrites_its_own_section(tiny_zoo, tmp_path, capsys):

@@ -20,8 +20,9 @@ def test_activation_twins_pairs_tanh_and_relu_models(hyp_zoo, tiny_zoo):
     assert [line.split(":")[0] for line in lines] == ["lr 0.001", "lr 0.01"]
     for line in lines:
         assert "6 twins" in line
-        distance, moved = map(float, re.search(r"twin distance ([\d.]+), moved from init ([\d.]+)", line).groups())
-        assert 0 < distance and 0 < moved
+        start, end, moved = map(float, re.search(
+            r"at the start at most ([\d.]+), at the end \(median\) ([\d.]+), moved from init \(median\) ([\d.]+)", line).groups())
+        assert start == 0 and 0 < end and 0 < moved  # twins share their initial weights, then part
     # a zoo without both activations has no twins: one clear line, not a traceback
     done = subprocess.run([sys.executable, str(SCRIPTS / "activation_twins.py"), str(tiny_zoo.path)],
                           capture_output=True, text=True)
