@@ -14,7 +14,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,ray]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[all]"
 	touch $@
 
 # The main job: notebooks 01-04 at full size on the embedded tetris_seed zoo, executed into

@@ -11,7 +11,7 @@ and on the full test set, as a zoo build does:
 Prints both times and the ratio. ``--variants`` also times one training step (forward and
 backward, batch 10 per model) of the population done four ways: hrlib's grouped convolution on
 channels-last maps, the same on contiguous maps, ``torch.func.vmap`` over the plain module, and a
-loop over modules; this is the measurement behind the choice in `hrlib.architectures`.
+loop over modules; this is the measurement behind the choice in `hrlib.zoos.architectures`.
 ``--full-zoo`` times the whole `mnist_seed` zoo (1000 models × 50 epochs): a GPU job.
 
     python benchmarks/cnn_speed.py [--models 32] [--epochs 1] [--subset 10000] [--threads N] [--variants]
@@ -24,10 +24,12 @@ import time
 import torch
 import torch.nn.functional as F
 
-from hrlib import architectures as arch
-from hrlib import data
-from hrlib.population import train_alone, train_population
-from hrlib.presets import create_zoo, get_preset, pick_device
+from hrlib.zoos import architectures as arch
+from hrlib.datasets import catalog as data
+from hrlib.zoos.population import train_alone, train_population
+from hrlib.zoos.build import create_zoo
+from hrlib.zoos.population import pick_device
+from hrlib.zoos.presets import get_preset
 
 
 @torch.no_grad()

@@ -20,8 +20,8 @@ from comm.base_comm import BaseComm
 from jupyter_client.jsonutil import json_default
 
 from hrlib.explore import Explorer
-from hrlib.presets import ensure_zoo
-from hrlib.projections import ProjectionSettings
+from hrlib.pipeline import ensure_zoo
+from hrlib.explore.projections import ProjectionSettings
 
 
 class KernelComm(BaseComm):

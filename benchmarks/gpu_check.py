@@ -47,7 +47,7 @@ FULL_MNIST_TRAIN = 60000
 
 def stage_data(target: Path):
     """Copy MNIST's four IDX files, gzipped, from wherever hrlib finds them into target/mnist."""
-    from hrlib import mnist
+    from hrlib.datasets import idx as mnist
 
     out = target / "mnist"
     out.mkdir(parents=True, exist_ok=True)
@@ -105,7 +105,7 @@ def peak_memory(device) -> float | None:
 
 def build_zoo(preset, out: Path, device) -> tuple:
     """Build a zoo; its time and figures."""
-    from hrlib.presets import create_zoo, load_data
+    from hrlib.zoos.build import create_zoo, load_data
 
     n_train = len(load_data(preset)[0][1])
     reset_memory(device)
@@ -122,7 +122,8 @@ def build_zoo(preset, out: Path, device) -> tuple:
 
 def train_hr(zoo, recipe: str, epochs: int, out: Path, device) -> tuple[None, dict]:
     """Train a hyper-representation for a fixed number of epochs; its throughput."""
-    from hrlib.train import get_recipe, train
+    from hrlib.hyper.config import get_recipe
+    from hrlib.hyper.train import train
 
     config = get_recipe(recipe).replace(epochs=epochs)
     reset_memory(device)
@@ -141,8 +142,8 @@ def train_hr(zoo, recipe: str, epochs: int, out: Path, device) -> tuple[None, di
 
 
 def run(args):
-    from hrlib.population import pick_device
-    from hrlib.presets import get_preset
+    from hrlib.zoos.population import pick_device
+    from hrlib.zoos.presets import get_preset
 
     device = pick_device("cpu" if args.cpu else args.device)
     if args.cpu:

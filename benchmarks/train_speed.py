@@ -13,11 +13,12 @@ import time
 
 import torch
 
-from hrlib import architectures as arch
-from hrlib.augment import permutation_bank, two_views
-from hrlib.models import HyperRepresentation, ModelConfig
-from hrlib.population import pick_device
-from hrlib.train import _step_loss, get_recipe
+from hrlib.zoos import architectures as arch
+from hrlib.hyper.augment import permutation_bank, two_views
+from hrlib.hyper.models import HyperRepresentation, ModelConfig
+from hrlib.zoos.population import pick_device
+from hrlib.hyper.config import get_recipe
+from hrlib.hyper.train import _step_loss
 
 TRAIN_ROWS = 700 * 76  # training checkpoints of the full tetris_seed zoo
 

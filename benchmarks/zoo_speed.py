@@ -10,9 +10,9 @@ zoo build does); the per-model loop only trains, so the ratio is a lower bound.
 import argparse
 import time
 
-from hrlib import data
-from hrlib.population import train_alone, train_population
-from hrlib.presets import get_preset
+from hrlib.datasets import catalog as data
+from hrlib.zoos.population import train_alone, train_population
+from hrlib.zoos.presets import get_preset
 
 
 def main():

@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-from hrlib.zoo import Zoo, ZooError, load_zoo  # noqa: E402
+from hrlib.zoos.zoo import Zoo, ZooError, load_zoo  # noqa: E402
 
 __all__ = ["Zoo", "ZooError", "load_zoo", "__version__"]

@@ -8,12 +8,15 @@ import shlex
 import sys
 import time
 
-from hrlib.distributed import MissingExtra, RayUnavailable, ShardsFailed, create_zoo_ray
-from hrlib.zoo import ZooError
+from hrlib.errors import MissingExtra, RayUnavailable, ShardsFailed
+from hrlib.zoos.zoo import ZooError
 
 
 def _zoo_create(args):
-    from hrlib.presets import create_zoo, describe, get_preset
+    from hrlib.zoos.build import create_zoo
+    from hrlib.zoos.cluster import create_zoo_ray
+    from hrlib.zoos.presets import get_preset
+    from hrlib.zoos.summary import describe
 
     changes = {} if args.shard_size is None else {"shard_size": args.shard_size}
     preset = get_preset(args.preset).override(
@@ -29,13 +32,13 @@ def _zoo_create(args):
 
 def _zoo_info(args):
     from hrlib import load_zoo
-    from hrlib.presets import describe
+    from hrlib.zoos.summary import describe
 
     print(describe(load_zoo(args.dir, verify=not args.no_verify)))
 
 
 def _zoo_presets(args):
-    from hrlib.presets import PRESETS
+    from hrlib.zoos.presets import PRESETS
 
     for preset in PRESETS.values():
         print(f"{preset.name:24s} {len(preset.specs()):6d} models × {preset.epochs:3d} epochs  {preset.description}")
@@ -43,11 +46,12 @@ def _zoo_presets(args):
 
 def _train(args):
     from hrlib import load_zoo
-    from hrlib.train import configure, train
+    from hrlib.hyper.config import configure
+    from hrlib.hyper.train import train
 
     zoo = load_zoo(args.zoo)
     changes = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size), ("seed", args.seed)) if v is not None}
-    config = configure(zoo, args.recipe or "", args.loss or "", args.arch or "", args.epochs or 0, args.gamma,
+    config = configure(zoo, args.recipe or "", args.loss or "", args.encoder or "", args.epochs or 0, args.gamma,
                        args.augment or "", device=args.device, **changes)
     run = train(zoo, args.out, config, device=args.device, progress=not args.quiet)
     print(f"{run.path}: {run.model_config.name} {run.config.loss.name}, test reconstruction R² "
@@ -55,8 +59,8 @@ def _train(args):
 
 
 def _zoo_import(args):
-    from hrlib import importers
-    from hrlib.presets import describe
+    from hrlib.zoos import importers
+    from hrlib.zoos.summary import describe
 
     zoo = importers.import_zoo(args.format, args.src, args.out, architecture=args.architecture,
                                properties=args.properties)
@@ -64,11 +68,11 @@ def _zoo_import(args):
 
 
 def _data_status(args):
-    from hrlib import mnist
+    from hrlib.datasets import idx
 
     missing = False
-    print(f"hrlib data cache: {mnist.cache_dir() / 'data'}")
-    for name, splits in mnist.status().items():
+    print(f"hrlib data cache: {idx.cache_dir() / 'data'}")
+    for name, splits in idx.status().items():
         for split, where in splits.items():
             print(f"  {name:14s} {split:5s} {where}")
             missing |= where == "missing"
@@ -76,16 +80,16 @@ def _data_status(args):
 
 
 def _data_add(args):
-    from hrlib import mnist
+    from hrlib.datasets import idx
 
-    added = mnist.add_to_cache(args.dir)
-    print(f"added {len(added)} file(s) to {mnist.cache_dir() / 'data'}" + "".join(f"\n  {a}" for a in added))
+    added = idx.add_to_cache(args.dir)
+    print(f"added {len(added)} file(s) to {idx.cache_dir() / 'data'}" + "".join(f"\n  {a}" for a in added))
 
 
 def _data_fetch(args):
-    from hrlib import mnist
+    from hrlib.datasets import idx
 
-    print(f"{args.name}: {mnist.fetch(args.name)}")
+    print(f"{args.name}: {idx.fetch(args.name)}")
 
 def _runs(specs) -> dict[str, str]:
     """--run values, DIR or NAME=DIR, as name → directory (the name defaults to the directory's)."""
@@ -102,10 +106,10 @@ def _names(text: str | None) -> list[str] | None:
 
 def _probe(args):
     from hrlib import load_zoo
-    from hrlib.downstream import evaluate_probes
-    from hrlib.reproduce import BASELINES, runs_as_features, select_baselines
+    from hrlib.evaluate.features import BASELINES, runs_as_features, select_baselines
+    from hrlib.evaluate.tables import evaluate_probes
 
-    runs = runs_as_features(_runs(args.runs))  # first, so a missing issue-3 API fails before any work
+    runs = runs_as_features(_runs(args.runs))  # first, so that a bad run directory fails before any work
     zoo = load_zoo(args.zoo)
     wanted = list(BASELINES) if args.features is None else _names(args.features)
     features = select_baselines(zoo.layout, wanted, args.n_components, args.max_fit_rows, args.umap_components) | runs
@@ -125,7 +129,8 @@ def _probe(args):
 
 def _reproduce(args):
     from hrlib import load_zoo
-    from hrlib import reproduce as rep
+    from hrlib.paper import tables as rep
+    from hrlib.paper.numbers import PAPER
 
     command = "hrlib " + " ".join(shlex.quote(a) for a in args.argv)
     start = time.perf_counter()
@@ -133,7 +138,7 @@ def _reproduce(args):
         zoo = load_zoo(args.zoos[0])
         name = args.paper or zoo.manifest.get("preset", "zoo")
         report = rep.table5(zoo, _runs(args.runs), _names(args.features) or rep.BASELINES, split_seed=args.split_seed)
-        body = rep.side_by_side(report.table, rep.PAPER.get(("table5", name))) + "\n\n" + rep.protocol(report)
+        body = rep.side_by_side(report.table, PAPER.get(("table5", name))) + "\n\n" + rep.protocol(report)
         title = f"Table 5 on {name}: test R² (regression) or accuracy (Act, Init), %; paper in parentheses"
     elif args.table in ("table1", "table2", "table3"):
         zoo = load_zoo(args.zoos[0])
@@ -147,9 +152,9 @@ def _reproduce(args):
         else:
             table = rep.ablation(zoo, runs, split_seed=args.split_seed)
             title = f"Table {args.table.removeprefix('table')} on {name}: reconstruction R² and probe scores, %; paper in parentheses"
-        body = rep.side_by_side(table, rep.PAPER.get((args.table, name)))
+        body = rep.side_by_side(table, PAPER.get((args.table, name)))
         if args.train:
-            body += f"\n\n- Each hyper-representation trained with `hrlib.train.configure(zoo, ...)`: the CPU recipe " \
+            body += f"\n\n- Each hyper-representation trained with `hrlib.hyper.config.configure(zoo, ...)`: the CPU recipe " \
                     f"for the zoo{f', {args.epochs} epochs' if args.epochs else ''}, run directories under {args.runs_dir}/hr/."
     else:
         loaded = [load_zoo(d) for d in args.zoos]
@@ -206,7 +211,7 @@ def parser() -> argparse.ArgumentParser:
                           "Model Zoos 2022 ray.tune directories; state_dicts: a folder of PyTorch state_dicts")
     imp.add_argument("src", help="the directory to read")
     imp.add_argument("--out", required=True, help="directory to write the zoo to (must not exist)")
-    imp.add_argument("--architecture", help="hrlib architecture name (default: inferred from the weights)")
+    imp.add_argument("--architecture", help="the zoo networks' architecture, e.g. cnn_s (default: inferred from the weights)")
     imp.add_argument("--properties", help="state_dicts: CSV with a 'file' column and per-checkpoint properties")
     imp.set_defaults(run=_zoo_import)
 
@@ -229,7 +234,7 @@ def parser() -> argparse.ArgumentParser:
                                       "(default: the CPU recipe for the zoo's size)")
     tr.add_argument("--loss", help="ED, E_c, E_cD or E_c+D")
     tr.add_argument("--gamma", type=float, help="weight of the contrastive term")
-    tr.add_argument("--arch", help="FF, Att_W, Att_W+t, Att_N or Att_N+t")
+    tr.add_argument("--encoder", "--arch", dest="encoder", help="FF, Att_W, Att_W+t, Att_N or Att_N+t")
     tr.add_argument("--augment", help="augmentations: -, P, E, N or combinations such as P,E")
     tr.add_argument("--epochs", type=int)
     tr.add_argument("--lr", type=float)

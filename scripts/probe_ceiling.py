@@ -16,8 +16,9 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.metrics import r2_score
 
 from hrlib import load_zoo
-from hrlib.reproduce import select_baselines
-from hrlib.train import embed, load_run
+from hrlib.paper.tables import select_baselines
+from hrlib.hyper.inference import embed
+from hrlib.hyper.runs import load_run
 
 
 def main():

@@ -9,7 +9,8 @@ import torch
 _ROOT = str(Path(__file__).resolve().parents[1])
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p)
 
-from hrlib.presets import Preset, create_zoo
+from hrlib.zoos.build import create_zoo
+from hrlib.zoos.presets import Preset
 
 
 @pytest.fixture(autouse=True)

@@ -37,7 +37,7 @@ def test_train_command(tiny_zoo, tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "Att_N E_c+D, test reconstruction R²" in printed
-    from hrlib.train import load_run
+    from hrlib.hyper.runs import load_run
 
     run = load_run(out)
     assert run.model_config.compression_token is False and run.config.augment.erase_p == 0.0

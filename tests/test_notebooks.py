@@ -57,7 +57,7 @@ def test_notebook_runs_headless_under_nbval(notebook, runs, tmp_path):
 
 def test_train_notebook_on_mnist(runs, tmp_path):
     """The user's example: `papermill notebooks/03_train.ipynb out.ipynb -p zoo mnist_seed -p quick True`."""
-    from hrlib import mnist
+    from hrlib.datasets import idx as mnist
 
     if mnist.locate("mnist", "train")[0] is None or mnist.locate("mnist", "test")[0] is None:
         if os.environ.get("HRLIB_REQUIRE_DATA"):

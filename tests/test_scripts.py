@@ -30,7 +30,8 @@ def test_activation_twins_pairs_tanh_and_relu_models(hyp_zoo, tiny_zoo):
 
 
 def test_probe_ceiling_scores_each_feature_set(tiny_zoo, tmp_path):
-    from hrlib.train import TrainConfig, train
+    from hrlib.hyper.config import TrainConfig
+    from hrlib.hyper.train import train
 
     config = TrainConfig(epochs=1, batch_size=32, model=dict(d_model=16, ff=32, latent=8, projection_hidden=16,
                                                               projection_out=8))

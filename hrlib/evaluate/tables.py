@@ -1,0 +1,206 @@
+"""Probe tables in the paper's layout, and out-of-distribution transfer.
+
+- `evaluate_probes(zoo, features)` fits every feature set on the training split, one probe per
+  (target, feature set) on train with validation-chosen regularization, and scores the test split:
+  a `ProbeReport` with the table, per-probe details, test predictions and notes on skipped targets.
+- `probe_table(...)` is its table alone: targets × feature sets, R² (regression) or accuracy
+  (classification) in %, as in the paper's Tables 4-6.
+- `transfer_matrix(zoos, features, target)`: fit on one zoo, score Kendall's τ on every zoo's test
+  split, rows = fit zoo, columns = (evaluated zoo, feature set), as in the paper's Table 7.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, r2_score
+
+from hrlib.evaluate.probes import default_targets, kendall_tau, label, make_probe, skip_reason, target_kind
+from hrlib.zoos.zoo import SPLITS, Split
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ProbeReport:
+    """What `evaluate_probes` found.
+
+    table: targets (paper names) × feature sets, test R² or accuracy in %.
+    details: one row per (target, feature set): column, kind, metric, test and validation score,
+        chosen α or C, split sizes, seconds.
+    predictions: one row per (feature set, target, test checkpoint): row, model, epoch, true, predicted.
+    notes: one line per target that was skipped, and why.
+    feature_seconds: time to fit and transform each feature set.
+    """
+
+    table: pd.DataFrame
+    details: pd.DataFrame
+    predictions: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    feature_seconds: dict[str, float] = field(default_factory=dict)
+    split: Split | None = None
+
+
+def _resolve_targets(properties: pd.DataFrame, targets) -> list[str]:
+    if targets is None:
+        return default_targets(properties)
+    by_label = {label(c): c for c in properties.columns}
+    columns = []
+    for t in targets:
+        column = t if t in properties.columns else by_label.get(t)
+        if column is None:
+            raise ValueError(f"unknown target {t!r}; the zoo's properties have {list(properties.columns)}")
+        columns.append(column)
+    return columns
+
+
+def _split_rows(zoo, split: Split | None, split_seed: int) -> tuple[Split, dict[str, np.ndarray]]:
+    split = zoo.split(seed=split_seed) if split is None else split
+    return split, {name: zoo.rows(split[name]) for name in SPLITS}
+
+
+def _transform(features, zoo, name: str, rows: np.ndarray) -> np.ndarray:
+    X = np.asarray(features.transform(zoo, rows), dtype=np.float64)
+    if X.ndim != 2 or len(X) != len(rows):
+        raise ValueError(f"feature set {name!r} returned shape {X.shape} for {len(rows)} rows")
+    if not np.isfinite(X).all():
+        raise ValueError(f"feature set {name!r} gave NaN or infinite features")
+    return X
+
+
+def evaluate_probes(zoo, features: Mapping[str, object], targets=None, *, split: Split | None = None,
+                    split_seed: int = 0, standardize: bool | None = None) -> ProbeReport:
+    """Probe every target with every feature set on one zoo.
+
+    Args:
+        zoo: the zoo whose checkpoints are probed.
+        features: name → feature set (`hrlib.evaluate.features.WeightFeatures`, `Encoded`, or anything with
+            ``fit(zoo, rows)`` and ``transform(zoo, rows)``); fitted on the training rows only.
+        targets: property columns or their paper names (``"Acc"``); the paper's targets by default.
+            A constant or all-missing target is skipped with a note; missing values are left out.
+        split: a by-model split; by default ``zoo.split(seed=split_seed)``. A hyper-representation
+            must have been trained on the same split.
+        standardize: scale features before every probe (None: ridge raw, logistic scaled).
+    """
+    if not features:
+        raise ValueError("no feature sets to probe with")
+    split, rows = _split_rows(zoo, split, split_seed)
+    props = zoo.properties
+    columns, notes = [], []
+    for column in _resolve_targets(props, targets):
+        reason = skip_reason(props[column], rows)
+        if reason is None:
+            columns.append(column)
+        else:
+            named = column if label(column) == column else f"{label(column)} ({column})"
+            notes.append(f"{named}: {reason}; skipped, not scored")
+            log.info(notes[-1])
+    kinds = {column: target_kind(props[column]) for column in columns}
+    everywhere = np.concatenate(list(rows.values()))
+    # Complete numeric targets share one multi-target ridge fit per α (each still gets its own α).
+    joint = [c for c in columns if kinds[c] == "regression" and props[c].iloc[everywhere].notna().all()]
+    groups = ([joint] if joint else []) + [[c] for c in columns if c not in joint]
+    details, predictions, feature_seconds = [], [], {}
+    for name, feature_set in features.items():
+        start = time.perf_counter()
+        feature_set.fit(zoo, rows["train"])
+        X = {s: _transform(feature_set, zoo, name, rows[s]) for s in SPLITS}
+        feature_seconds[name] = time.perf_counter() - start
+        log.info("feature set %s: %d features in %.1f s", name, X["train"].shape[1], feature_seconds[name])
+        for group in groups:
+            start = time.perf_counter()
+            kind = kinds[group[0]]
+            y = {s: props[group].to_numpy()[rows[s]] for s in SPLITS}  # (n, targets)
+            keep = {s: ~pd.isna(y[s]).any(1) for s in SPLITS}
+            X_fit = np.concatenate([X["train"][keep["train"]], X["val"][keep["val"]]])
+            y_fit = np.concatenate([y["train"][keep["train"]], y["val"][keep["val"]]])
+            validation = np.arange(len(y_fit)) >= keep["train"].sum()
+            probe = make_probe(kind, standardize).fit(X_fit, y_fit if len(group) > 1 else y_fit[:, 0], validation)
+            y_pred = probe.predict(X["test"][keep["test"]]).reshape(int(keep["test"].sum()), len(group))
+            test_rows = rows["test"][keep["test"]]
+            seconds = (time.perf_counter() - start) / len(group)
+            for j, column in enumerate(group):
+                y_true = y["test"][keep["test"], j]
+                score = r2_score(y_true, y_pred[:, j]) if kind == "regression" else accuracy_score(y_true, y_pred[:, j])
+                details.append(dict(
+                    target=label(column), column=column, feature=name, kind=kind,
+                    metric="R2" if kind == "regression" else "accuracy", test=score,
+                    val=np.ravel(probe.val_score_)[j], param="alpha" if kind == "regression" else "C",
+                    value=np.ravel(probe.alpha_ if kind == "regression" else probe.C_)[j],
+                    n_train=int(keep["train"].sum()), n_val=int(keep["val"].sum()), n_test=int(keep["test"].sum()),
+                    seconds=seconds,
+                ))
+                predictions.append(pd.DataFrame(dict(
+                    feature=name, target=label(column), row=test_rows, model=props["model"].to_numpy()[test_rows],
+                    epoch=props["epoch"].to_numpy()[test_rows], true=y_true, predicted=y_pred[:, j],
+                )))
+                log.info("%s ~ %s: test %s %.3f", label(column), name, details[-1]["metric"], score)
+    details = pd.DataFrame(details, columns=["target", "column", "feature", "kind", "metric", "test", "val",
+                                             "param", "value", "n_train", "n_val", "n_test", "seconds"])
+    table = 100 * details.pivot(index="target", columns="feature", values="test")
+    table = table.reindex(index=[label(c) for c in columns], columns=list(features)).rename_axis(columns=None)
+    predictions = pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame()
+    return ProbeReport(table, details, predictions, notes, feature_seconds, split)
+
+
+def probe_table(zoo, features: Mapping[str, object], targets=None, **options) -> pd.DataFrame:
+    """Targets × feature sets, test R² or accuracy in %; see `evaluate_probes` for the arguments."""
+    return evaluate_probes(zoo, features, targets, **options).table
+
+
+def transfer_matrix(zoos: Mapping[str, object], features: Mapping[str, Callable | object], target: str = "ggap",
+                    *, split_seed: int = 0, standardize: bool | None = None) -> pd.DataFrame:
+    """Kendall's τ of a probe fitted on one zoo and applied to every zoo (the paper's Table 7).
+
+    Args:
+        zoos: name → zoo, all of one architecture.
+        features: name → a factory called with the fit zoo's name, returning a feature set
+            (the hyper-representation trained on that zoo: ``lambda name: Encoded(partial(embed, runs[name]))``),
+            or a feature set object, refitted for every fit zoo (the baselines).
+        target: a continuous property column or its paper name.
+        split_seed: each zoo is split with ``zoo.split(seed=split_seed)``; the feature set and the
+            probe are fitted on the fit zoo's train/validation splits and scored on each zoo's test split.
+
+    Returns a DataFrame: rows = fit zoo, columns = (evaluated zoo, feature set); the diagonal blocks
+    are in-distribution.
+    """
+    names = list(zoos)
+    if not names or not features:
+        raise ValueError("transfer needs at least one zoo and one feature set")
+    layouts = {zoos[n].layout for n in names}
+    if len(layouts) != 1:
+        raise ValueError("transfer needs zoos of one architecture; these have different layouts")
+    splits = {n: _split_rows(zoos[n], None, split_seed)[1] for n in names}
+    index = pd.MultiIndex.from_product([names, list(features)], names=["evaluated", "feature"])
+    out = pd.DataFrame(np.nan, index=pd.Index(names, name="fitted"), columns=index)
+    for a in names:
+        column = _resolve_targets(zoos[a].properties, [target])[0]
+        values = zoos[a].properties[column]
+        if target_kind(values) != "regression":
+            raise ValueError(f"Kendall's τ needs a continuous target; {target!r} is categorical")
+        reason = skip_reason(values, splits[a])
+        if reason is not None:
+            log.warning("%s in zoo %s: %s; its row stays NaN", target, a, reason)
+            continue
+        for fname, spec in features.items():
+            feature_set = spec if hasattr(spec, "fit") else spec(a)
+            feature_set.fit(zoos[a], splits[a]["train"])
+            fit_rows = np.concatenate([splits[a]["train"], splits[a]["val"]])
+            y = values.to_numpy()[fit_rows]
+            keep = ~pd.isna(y)
+            X = _transform(feature_set, zoos[a], fname, fit_rows)
+            validation = np.arange(len(fit_rows)) >= len(splits[a]["train"])
+            probe = make_probe("regression", standardize).fit(X[keep], y[keep], validation[keep])
+            for b in names:
+                rows = splits[b]["test"]
+                y_true = zoos[b].properties[column].to_numpy()[rows]
+                keep_b = ~pd.isna(y_true)
+                y_pred = probe.predict(_transform(feature_set, zoos[b], fname, rows[keep_b]))
+                out.loc[a, (b, fname)] = kendall_tau(y_true[keep_b], y_pred)
+                log.info("τ %s: fit %s, evaluated %s, %s = %.3f", target, a, b, fname, out.loc[a, (b, fname)])
+    return out

@@ -1,0 +1,203 @@
+"""Training a hyper-representation on a zoo: `train(zoo, out, config)` owns the optimizer and the loop.
+
+Adam, ReduceLROnPlateau on the training loss (or a cosine schedule), two augmented views per
+sample, the loss mix of `losses.py`; the model with the lowest validation loss is kept. Rerunning
+`train` on the same run directory (`runs.py` lists its files) resumes where it stopped, with the
+same result as an uninterrupted run. The device is decided here, at the edge; mixed precision
+(bf16) on CUDA only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from hrlib.hyper.augment import EXHAUSTIVE_LIMIT, n_equivalent, permutation_bank, sign_flips, two_views
+from hrlib.hyper.config import TrainConfig
+from hrlib.hyper.losses import hyper_loss, r2
+from hrlib.hyper.models import HyperRepresentation, ModelConfig, upgrade_settings
+from hrlib.hyper.runs import Run, load_run, save_atomic, write_atomic
+from hrlib.zoos.architectures import sign_symmetric
+from hrlib.zoos.population import pick_device
+from hrlib.zoos.zoo import Zoo
+
+log = logging.getLogger(__name__)
+
+TEST_BANK = 100  # permutations for validation views when a layout has too many to list (authors: 100)
+
+
+def _splits(zoo: Zoo, config: TrainConfig, device) -> dict[str, torch.Tensor]:
+    split = zoo.split(seed=config.split_seed)
+    empty = [name for name in ("train", "val", "test") if len(split[name]) == 0]
+    if empty:
+        raise ValueError(f"{zoo!r} is too small to split 70/15/15 by model: no models in {', '.join(empty)}; "
+                         "a hyper-representation needs at least a few models in each split")
+    return {name: torch.tensor(zoo.samples(split[name]), device=device) for name in ("train", "val", "test")}
+
+
+def _as_json(obj) -> dict:
+    return json.loads(json.dumps(obj))
+
+
+def _compatible(saved: dict, config: TrainConfig, model_config: ModelConfig) -> bool:
+    """A run may resume with nothing changed, or with more epochs when its schedule does not depend on them."""
+    old = _as_json(TrainConfig.from_dict(saved["train"]).to_dict())  # from_dict reads older spellings
+    new = _as_json(config.to_dict())
+    if config.schedule == "plateau":
+        old, new = {**old, "epochs": None}, {**new, "epochs": None}
+    return old == new and upgrade_settings(saved["model"]) == _as_json(model_config.to_dict())
+
+
+def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", progress: bool = True) -> Run:
+    """Train (or resume training) a hyper-representation of `zoo` into the run directory `out`."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = pick_device(device)
+    model_config = config.model_config(zoo)
+    config_file = out / "config.json"
+    if config_file.exists():
+        saved = json.loads(config_file.read_text())
+        if not _compatible(saved, config, model_config):
+            raise ValueError(f"{out} holds a run with a different configuration; choose another --out")
+    write_atomic(json.dumps({"train": config.to_dict(), "model": model_config.to_dict(),
+                              "zoo": str(zoo.path) if zoo.path else None, "zoo_preset": zoo.manifest.get("preset")},
+                             indent=1), config_file)
+
+    data = _splits(zoo, config, device)
+    bank_gen = torch.Generator().manual_seed(config.seed + 1)
+    bank = permutation_bank(zoo.layout, config.bank_size, bank_gen).to(device)
+    exhaustive = config.bank_size is None and n_equivalent(zoo.layout) <= EXHAUSTIVE_LIMIT
+    val_bank = bank if exhaustive else permutation_bank(zoo.layout, TEST_BANK, bank_gen).to(device)
+    flips = _sign_flips(zoo) if config.augment.sign_flip else None
+    # The model's init and its dropout draw from torch's global RNG: seed a fork of it, so that the
+    # caller's random state is left as it was.
+    cuda = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(config.seed)
+        _fit(out, config, model_config, data, (bank, val_bank, flips), device, progress)
+
+    run = load_run(out)
+    run.model.to(device)
+    result = {
+        "test_r2": evaluate(run.model, data["test"], val_bank, config, config.batch_size, flips)["r2"],
+        "best_epoch": int(run.history.loc[run.history.val_loss.idxmin(), "epoch"]),
+        "epochs": config.epochs,
+        "device": str(device),
+        "train_seconds": float((len(data["train"]) / run.history.samples_per_s).sum()),
+    }
+    write_atomic(json.dumps(result, indent=1), out / "result.json")
+    run.result = result
+    run.model.cpu()
+    return run
+
+
+def _fit(out: Path, config: TrainConfig, model_config, data: dict, banks, device, progress: bool):
+    """The epochs still to run: train, validate, keep the best model, save the state to resume from."""
+    from tqdm.auto import tqdm
+
+    bank, val_bank, flips = banks
+    model = HyperRepresentation(model_config).to(device)
+    aug_gen = torch.Generator(device).manual_seed(config.seed + 2)
+    shuffle_gen = torch.Generator().manual_seed(config.seed + 3)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = _scheduler(opt, config)
+    history, best, start = [], float("inf"), 1
+
+    state_file = out / "state.pt"
+    if state_file.exists():
+        state = torch.load(state_file, weights_only=False, map_location=device)  # our own file: RNG states
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        aug_gen.set_state(state["aug_gen"])
+        shuffle_gen.set_state(state["shuffle_gen"])
+        history, best, start = state["history"], state["best"], state["epoch"] + 1
+        log.info("resuming %s at epoch %d", out, start)
+
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+    bar = tqdm(range(start, config.epochs + 1), desc=f"train {model_config.name} {config.loss.name}",
+               unit="epoch", disable=not progress, initial=start - 1, total=config.epochs)
+    for epoch in bar:
+        began = time.perf_counter()
+        model.train()
+        sums, n = {}, 0
+        order = torch.randperm(len(data["train"]), generator=shuffle_gen).to(device)
+        for i in range(0, len(order), config.batch_size):
+            batch = data["train"][order[i : i + config.batch_size]]
+            if len(batch) < 2:  # BatchNorm in the projection head needs two samples
+                continue
+            views = two_views(batch, bank, config.augment, aug_gen, train=True, flips=flips)
+            with amp:
+                loss, parts = _step_loss(model, views, config.loss)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + v * len(batch)
+            n += len(batch)
+        row = {"epoch": epoch, "lr": opt.param_groups[0]["lr"]}
+        row |= {f"train_{k}": float(v) / n for k, v in sums.items()}
+        row["samples_per_s"] = n / (time.perf_counter() - began)
+        row |= {f"val_{k}": v for k, v in evaluate(model, data["val"], val_bank, config, config.batch_size, flips).items()}
+        scheduler.step(row["train_loss"]) if config.schedule == "plateau" else scheduler.step()
+        history.append(row)
+        if row["val_loss"] < best:
+            best = row["val_loss"]
+            save_atomic(model.checkpoint(), out / "best.pt")
+        write_atomic(pd.DataFrame(history).to_csv(index=False), out / "history.csv")
+        save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": scheduler.state_dict(),
+                      "rng": torch.get_rng_state(), "aug_gen": aug_gen.get_state(), "shuffle_gen": shuffle_gen.get_state(),
+                      "history": history, "best": best, "epoch": epoch}, state_file)
+        bar.set_postfix(loss=f"{row['train_loss']:.4f}", val_r2=f"{row.get('val_r2', float('nan')):.3f}")
+
+
+def _sign_flips(zoo: Zoo):
+    activations = set(zoo.properties["activation"]) if "activation" in zoo.properties else set()
+    if zoo.architecture is None or not activations or not all(sign_symmetric(zoo.architecture, a) for a in activations):
+        raise ValueError("sign-flip augmentation (S) would change what this zoo's networks compute: it needs an odd "
+                         f"activation (tanh) and no max-pooling; this zoo has {sorted(activations)} on {zoo.architecture}")
+    return sign_flips(zoo.layout)
+
+
+def _scheduler(opt, config: TrainConfig):
+    if config.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=config.plateau_factor,
+                                                          patience=config.plateau_patience)
+    if config.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
+    raise ValueError(f"schedule must be 'plateau' or 'cosine', got {config.schedule!r}")
+
+
+def _step_loss(model, views, loss_config):
+    """One forward of both views stacked, then the loss mix."""
+    v1, v2 = views
+    z, recon, proj = model(torch.cat([v1, v2]))
+    n = len(v1)
+    outputs = ((z[:n], recon[:n], proj[:n]), (z[n:], recon[n:], proj[n:]))
+    return hyper_loss(views, outputs, loss_config)
+
+
+@torch.no_grad()
+def evaluate(model, samples: torch.Tensor, bank, config: TrainConfig, batch_size: int, flips=None) -> dict[str, float]:
+    """Loss parts on permuted views (a fixed generator, so every epoch sees the same views) and
+    reconstruction R² of the clean samples. Use the training batch size: NT-Xent depends on it."""
+    model.eval()
+    gen = torch.Generator(samples.device).manual_seed(12345)
+    sums, recons = {}, []
+    for i in range(0, len(samples), batch_size):
+        batch = samples[i : i + batch_size]
+        views = two_views(batch, bank, config.augment, gen, train=False, flips=flips)
+        _, parts = _step_loss(model, views, config.loss)
+        for k, v in parts.items():
+            sums[k] = sums.get(k, 0.0) + float(v) * len(batch)
+        recons.append(model.decoder(model.encoder(batch)))
+    out = {k: v / len(samples) for k, v in sums.items()}
+    out["r2"] = r2(torch.cat(recons).float(), samples) if config.loss.uses_reconstruction else float("nan")
+    return out

@@ -1,0 +1,161 @@
+"""Building a preset's zoo: shard by shard, resumable after interruption, merged atomically.
+
+`create_zoo` cuts a preset's models into shards of `shard_size` models, trains each shard as one
+vectorized population, writes each finished shard to ``.DIR.partial/`` atomically, and merges them
+into the zoo only when all are there, so a rerun after an interruption trains only the missing
+shards and no half-written zoo ever appears. Since the shards are fixed by the preset, not by the
+machine, any order of running them (one process, several, a Ray cluster: `hrlib.zoos.cluster`)
+gives the same zoo. `Build` holds the steps every such runner shares: open the work directory,
+list the missing shards, save a shard, merge.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hrlib.datasets import catalog
+from hrlib.zoos import architectures as arch
+from hrlib.zoos.population import FACTORS, pick_device, train_population
+from hrlib.zoos.presets import Preset, get_preset
+from hrlib.zoos.zoo import Zoo, load_zoo
+
+log = logging.getLogger(__name__)
+
+
+def shards(preset: Preset) -> list[range]:
+    """The model indices of each shard, fixed by the preset."""
+    n = len(preset.specs())
+    return [range(start, min(start + preset.shard_size, n)) for start in range(0, n, preset.shard_size)]
+
+
+def load_data(preset: Preset) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """The preset's (train, test) images and labels."""
+    return tuple(catalog.load(preset.dataset, split, **preset.data_options) for split in ("train", "test"))
+
+
+def train_shard(preset: Preset, index: int, device="cpu", progress=None, data=None) -> dict[str, np.ndarray]:
+    """Train shard `index` of a preset; returns its weights, metrics and divergence epochs.
+
+    `data` is `load_data(preset)`, loaded here when not given (a cluster passes it in, so that its
+    workers need no data files).
+    """
+    members = shards(preset)[index]
+    specs = preset.specs()[members.start : members.stop]
+    train, test = load_data(preset) if data is None else data
+    result = train_population(
+        preset.architecture, specs, train, test, epochs=preset.epochs, batch_size=preset.batch_size,
+        checkpoint_epochs=preset.checkpoints, device=pick_device(device), dropout_seed=index, progress=progress,
+    )
+    return {"weights": result.weights, "diverged": result.diverged, **{f"metric_{k}": v for k, v in result.metrics.items()}}
+
+
+def shard_work(preset: Preset, index: int) -> int:
+    """Progress units (group-epochs) of one shard, for a progress bar."""
+    members = shards(preset)[index]
+    groups = {s.group for s in preset.specs()[members.start : members.stop]}
+    return len(groups) * preset.epochs
+
+
+def partial_dir(out: Path) -> Path:
+    """The work directory of a build of `out`: ``.NAME.partial`` beside it."""
+    out = Path(out)
+    return out.with_name(f".{out.name}.partial")
+
+
+class Build:
+    """One build of a preset into `out`: its work directory, the shards still missing, save and merge.
+
+    Opening a build refuses an existing `out`, and a work directory left by a build of a different
+    configuration (never mixed in); it resumes one of the same configuration.
+    """
+
+    def __init__(self, preset: Preset, out):
+        self.preset = preset
+        self.out = Path(out)
+        if self.out.exists():
+            raise FileExistsError(f"{self.out} exists; remove it or choose another --out")
+        self.work = partial_dir(self.out)
+        self.work.mkdir(parents=True, exist_ok=True)
+        plan = self.work / "plan.json"
+        config = json.dumps(preset.to_dict(), sort_keys=True, default=str)
+        if plan.exists() and plan.read_text() != config:
+            raise ValueError(f"{self.work} holds an interrupted build of a different configuration; "
+                             "delete it to start over")
+        plan.write_text(config)
+        self.shards = shards(preset)
+        self.missing = [i for i in range(len(self.shards)) if not self.shard_file(i).exists()]
+        if len(self.missing) < len(self.shards):
+            log.info("resuming %s: %d of %d shards already trained", self.out,
+                     len(self.shards) - len(self.missing), len(self.shards))
+        self.started = time.perf_counter()
+
+    def shard_file(self, index: int) -> Path:
+        return self.work / f"shard-{index:05d}.npz"
+
+    def save(self, index: int, arrays: dict[str, np.ndarray]):
+        """Write one trained shard, atomically."""
+        path = self.shard_file(index)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+
+    def finish(self) -> Zoo:
+        """Assemble the finished shards into the zoo at `out`, atomically, and remove the work directory."""
+        parts = [dict(np.load(self.shard_file(i))) for i in range(len(self.shards))]
+        arrays = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        assemble(self.preset, arrays, time.perf_counter() - self.started).save(self.out)
+        shutil.rmtree(self.work)
+        return load_zoo(self.out)
+
+
+def create_zoo(preset: Preset | str, out, device: str = "auto", progress: bool = True) -> Zoo:
+    """Build a preset's zoo into `out`, resuming from the shards an interrupted run left."""
+    from tqdm.auto import tqdm
+
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    build = Build(preset, out)
+    data = load_data(preset) if build.missing else None
+    with tqdm(total=sum(shard_work(preset, i) for i in build.missing), desc=f"zoo {preset.name}", unit="epoch",
+              disable=not progress) as bar:
+        for i in build.missing:
+            build.save(i, train_shard(preset, i, device, progress=bar.update, data=data))
+    return build.finish()
+
+
+def assemble(preset: Preset, arrays: dict, seconds: float | None = None) -> Zoo:
+    """A Zoo from trained arrays: diverged models dropped and recorded, one property row per checkpoint."""
+    specs = preset.specs()
+    diverged = arrays["diverged"]
+    keep = np.flatnonzero(diverged < 0)
+    ckpts = preset.checkpoints
+    m, c = len(keep), len(ckpts)
+    columns = {"model": np.repeat(np.arange(m), c), "epoch": np.tile(ckpts, m)}
+    for factor in FACTORS:
+        columns[factor] = np.repeat([getattr(specs[i], factor) for i in keep], c)
+    columns["dataset"] = preset.dataset
+    for key, values in arrays.items():
+        if key.startswith("metric_"):
+            columns[key[len("metric_"):]] = values[keep].ravel()
+    dropped = [{**dataclasses.asdict(specs[i]), "diverged_at_epoch": int(diverged[i])} for i in np.flatnonzero(diverged >= 0)]
+    manifest = {
+        "preset": preset.name,
+        "description": preset.description,
+        "architecture": preset.architecture,
+        "dataset": {"name": preset.dataset, **preset.data_options},
+        "config": preset.to_dict(),
+        "epochs": ckpts,
+        "models_trained": len(specs),
+        "models_dropped": len(dropped),
+        "dropped": dropped,
+        "build_seconds": seconds,
+    }
+    return Zoo(arrays["weights"][keep], pd.DataFrame(columns), arch.layout_of(preset.architecture), manifest)

@@ -1,0 +1,246 @@
+"""The Zoo: weights of a population of models at every checkpoint, their properties, their layout.
+
+On disk a zoo is a directory that plain numpy, pandas and json can read in any future version:
+
+- ``manifest.json``: format and version, hrlib version, architecture, layout, data set, preset and
+  generating configuration, models dropped while training, and the sha256 of each data file;
+- ``weights.npy``: float32 (models, checkpoints, params), memory-mapped when loaded;
+- ``properties.csv.gz``: one row per checkpoint, model-major (row = model * checkpoints + j), with
+  ``model``, ``epoch``, the metrics and every generating factor as columns.
+
+Shape legend: m models, c checkpoints, p params.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hrlib.zoos.layout import Layout
+
+FORMAT = "hrlib-zoo"
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "weights.npy"
+PROPERTIES_FILE = "properties.csv.gz"
+MANIFEST_FILE = "manifest.json"
+SPLITS = ("train", "val", "test")
+
+
+class ZooError(ValueError):
+    """A zoo on disk is missing, corrupt or does not match its manifest."""
+
+
+def _hrlib_version() -> str:
+    from hrlib import __version__
+
+    return __version__
+
+
+def sha256(path: Path, chunk: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Split:
+    """Model ids of each split; no model is in two splits."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in SPLITS:
+            raise KeyError(f"split must be one of {SPLITS}, got {name!r}")
+        return getattr(self, name)
+
+    def labels(self, n_models: int) -> np.ndarray:
+        """Split name of every model id, as an array of strings."""
+        out = np.empty(n_models, dtype=object)
+        for name in SPLITS:
+            out[self[name]] = name
+        return out
+
+
+class Zoo:
+    """A model zoo: `weights` (m, c, p), `properties` (m·c rows), `layout`, `manifest`."""
+
+    def __init__(self, weights: np.ndarray, properties: pd.DataFrame, layout: Layout, manifest: dict, path=None):
+        self.weights = weights
+        self.properties = properties
+        self.layout = layout
+        self.manifest = manifest
+        self.path = None if path is None else Path(path)
+        self._check()
+
+    def _check(self):
+        m, c, p = self.weights.shape
+        if p != self.layout.n_params:
+            raise ZooError(f"weights have {p} parameters per model, the layout has {self.layout.n_params}")
+        if len(self.properties) != m * c:
+            raise ZooError(f"properties have {len(self.properties)} rows, expected {m} models × {c} checkpoints")
+        model = self.properties["model"].to_numpy()
+        if not np.array_equal(model, np.repeat(np.arange(m), c)):
+            raise ZooError("properties rows are not ordered model-major with models 0..m-1")
+
+    def __repr__(self):
+        m, c, p = self.weights.shape
+        name = self.manifest.get("preset") or self.manifest.get("source", "zoo")
+        return f"Zoo({name!r}: {m} models × {c} checkpoints × {p} params, architecture {self.architecture!r})"
+
+    @property
+    def architecture(self) -> str | None:
+        return self.manifest.get("architecture")
+
+    @property
+    def n_models(self) -> int:
+        return self.weights.shape[0]
+
+    @property
+    def epochs(self) -> np.ndarray:
+        return np.asarray(self.manifest["epochs"])
+
+    def split(self, fractions=(0.7, 0.15, 0.15), seed: int = 0) -> Split:
+        """Split by model (all checkpoints of a model in one split), seeded, 70/15/15 by default."""
+        if len(fractions) != 3 or min(fractions) < 0 or not np.isclose(sum(fractions), 1):
+            raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {fractions}")
+        order = np.random.default_rng(seed).permutation(self.n_models)
+        n_train = round(fractions[0] * self.n_models)
+        n_val = round(fractions[1] * self.n_models)
+        return Split(
+            np.sort(order[:n_train]), np.sort(order[n_train : n_train + n_val]), np.sort(order[n_train + n_val :])
+        )
+
+    def rows(self, models) -> np.ndarray:
+        """Row indices (into `properties` and flattened weights) of every checkpoint of `models`."""
+        c = self.weights.shape[1]
+        return (np.asarray(models)[:, None] * c + np.arange(c)).ravel()
+
+    def samples(self, models=None) -> np.ndarray:
+        """Flat weight vectors (rows, p) of every checkpoint of `models` (all by default), in row order."""
+        w = self.weights if models is None else self.weights[np.asarray(models)]
+        return np.asarray(w, dtype=np.float32).reshape(-1, self.weights.shape[2])
+
+    def save(self, path, overwrite: bool = False) -> Path:
+        """Write the zoo to `path` atomically: it appears complete or not at all."""
+        path = Path(path)
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            np.save(tmp / WEIGHTS_FILE, np.ascontiguousarray(self.weights, dtype=np.float32))
+            self.properties.to_csv(tmp / PROPERTIES_FILE, index=False)
+            m, c, p = self.weights.shape
+            manifest = {
+                **self.manifest,
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "hrlib_version": _hrlib_version(),
+                "layout": self.layout.to_dict(),
+                "shape": [m, c, p],
+                "files": {name: sha256(tmp / name) for name in (WEIGHTS_FILE, PROPERTIES_FILE)},
+            }
+            (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1, default=_json_default))
+            _replace_dir(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return path
+
+
+def weight_variance(zoo: Zoo, by=None, max_rows: int = 200_000, seed: int = 0) -> float:
+    """The paper's VAR (Table 4): each weight's variance over the zoo's checkpoints, averaged over
+    weights. With `by` (e.g. ["init", "activation"]), VAR_c: the same within each group of
+    checkpoints sharing those factors, averaged over groups. Large zoos use a seeded row sample."""
+    rows = np.arange(len(zoo.properties))
+    if len(rows) > max_rows:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, max_rows, replace=False))
+    w = np.asarray(zoo.weights.reshape(-1, zoo.layout.n_params)[rows], dtype=np.float64)
+    if by is None:
+        return float(w.var(0).mean())
+    groups = zoo.properties.iloc[rows].groupby(list(by)).indices
+    return float(np.mean([w[idx].var(0).mean() for idx in groups.values()]))
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} to a manifest")
+
+
+def _replace_dir(src: Path, dst: Path):
+    """Move a finished directory into place; an old one is removed only once the new one is there."""
+    if dst.exists():
+        old = dst.with_name(f".{dst.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(dst, old)
+        os.replace(src, dst)
+        shutil.rmtree(old)
+    else:
+        os.replace(src, dst)
+
+
+def load_zoo(path, verify: bool = True) -> Zoo:
+    """Open a zoo directory; weights are memory-mapped.
+
+    Fails with a `ZooError` naming the file and the problem: missing file, unknown format version,
+    checksum mismatch (with `verify`), wrong shape, NaN or inf weights.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise ZooError(f"{path}: no zoo directory here")
+    manifest_path = path / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise ZooError(f"{manifest_path}: missing; {path} is not a complete hrlib zoo")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ZooError(f"{manifest_path}: not valid JSON ({err})") from None
+    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
+        raise ZooError(
+            f"{manifest_path}: format {manifest.get('format')!r} version {manifest.get('format_version')!r} "
+            f"is not one this hrlib reads ({FORMAT!r} version {FORMAT_VERSION})"
+        )
+    for name in (WEIGHTS_FILE, PROPERTIES_FILE):
+        file = path / name
+        if not file.is_file():
+            raise ZooError(f"{file}: missing")
+        if verify and sha256(file) != manifest["files"][name]:
+            raise ZooError(f"{file}: checksum mismatch; the file is corrupt or was changed after the zoo was saved")
+    try:
+        weights = np.load(path / WEIGHTS_FILE, mmap_mode="r", allow_pickle=False)
+    except ValueError as err:
+        raise ZooError(f"{path / WEIGHTS_FILE}: unreadable ({err})") from None
+    if list(weights.shape) != manifest["shape"] or weights.dtype != np.float32:
+        raise ZooError(
+            f"{path / WEIGHTS_FILE}: {weights.dtype} array of shape {list(weights.shape)}, "
+            f"manifest says float32 {manifest['shape']}"
+        )
+    if verify:
+        for start in range(0, len(weights), 1024):
+            block = weights[start : start + 1024]
+            if not np.isfinite(block).all():
+                bad = start + int(np.flatnonzero(~np.isfinite(block).reshape(len(block), -1).all(1))[0])
+                raise ZooError(f"{path / WEIGHTS_FILE}: model {bad} has NaN or inf weights")
+    try:
+        properties = pd.read_csv(path / PROPERTIES_FILE)
+    except Exception as err:  # pandas raises many types for a broken file
+        raise ZooError(f"{path / PROPERTIES_FILE}: unreadable ({err})") from None
+    try:
+        return Zoo(weights, properties, Layout.from_dict(manifest["layout"]), manifest, path)
+    except (ZooError, KeyError) as err:
+        raise ZooError(f"{path}: {err}") from None

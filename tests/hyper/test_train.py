@@ -1,0 +1,123 @@
+"""The training loop: history and checkpoints, determinism, resumption, embedding."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from hrlib.hyper.config import TrainConfig
+from hrlib.hyper.inference import embed
+from hrlib.hyper.runs import load_run
+from hrlib.hyper.train import train
+
+TINY = TrainConfig(
+    epochs=2, batch_size=32, lr=1e-3,
+    model=dict(d_model=16, heads=1, blocks=1, ff=32, latent=8, projection_hidden=16, projection_out=8),
+)
+
+
+def test_run_directory_history_and_result(tiny_zoo, tmp_path):
+    run = train(tiny_zoo, tmp_path / "run", TINY, device="cpu", progress=False)
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
+        "best.pt", "config.json", "history.csv", "result.json", "state.pt"]
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    assert list(history.epoch) == [1, 2]
+    for column in ("train_loss", "train_mse", "train_contrast", "val_loss", "val_mse", "val_contrast", "val_r2", "lr", "samples_per_s"):
+        assert history[column].notna().all(), column
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert result["test_r2"] == run.result["test_r2"] and np.isfinite(result["test_r2"])
+    assert result["best_epoch"] == int(history.epoch[history.val_loss.idxmin()])
+    torch.load(tmp_path / "run" / "best.pt", weights_only=True)  # a stranger's run never runs code
+
+
+def test_same_seed_same_run_other_seed_other_run(tiny_zoo, tmp_path):
+    a = train(tiny_zoo, tmp_path / "a", TINY, device="cpu", progress=False)
+    b = train(tiny_zoo, tmp_path / "b", TINY, device="cpu", progress=False)
+    c = train(tiny_zoo, tmp_path / "c", TINY.replace(seed=1), device="cpu", progress=False)
+    pd.testing.assert_frame_equal(a.history.drop(columns="samples_per_s"), b.history.drop(columns="samples_per_s"))
+    assert all(torch.equal(x, y) for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values()))
+    assert not a.history.train_loss.equals(c.history.train_loss)
+
+
+def test_resume_gives_the_uninterrupted_result(tiny_zoo, tmp_path):
+    config = TINY.replace(epochs=3)
+    whole = train(tiny_zoo, tmp_path / "whole", config, device="cpu", progress=False)
+    train(tiny_zoo, tmp_path / "split", config.replace(epochs=1), device="cpu", progress=False)  # "interrupted"
+    resumed = train(tiny_zoo, tmp_path / "split", config, device="cpu", progress=False)
+    columns = ["epoch", "train_loss", "val_loss", "val_r2", "lr"]
+    pd.testing.assert_frame_equal(whole.history[columns], resumed.history[columns])
+    assert all(torch.equal(x, y) for x, y in zip(whole.model.state_dict().values(), resumed.model.state_dict().values()))
+
+
+def test_a_different_configuration_is_refused(tiny_zoo, tmp_path):
+    train(tiny_zoo, tmp_path / "run", TINY.replace(epochs=1), device="cpu", progress=False)
+    with pytest.raises(ValueError, match="different configuration"):
+        train(tiny_zoo, tmp_path / "run", TINY.replace(lr=5e-4), device="cpu", progress=False)
+
+
+def test_embedding_is_aligned_with_the_properties(tiny_zoo, tmp_path):
+    run = train(tiny_zoo, tmp_path / "run", TINY.replace(epochs=1), device="cpu", progress=False)
+    z = embed(tmp_path / "run", tiny_zoo, batch_size=7)
+    assert z.shape == (len(tiny_zoo.properties), 8)
+    row = 37
+    with torch.no_grad():
+        direct = run.model.encode(torch.tensor(tiny_zoo.weights[row // 6, row % 6][None]))
+    np.testing.assert_allclose(z[row], direct[0].numpy(), rtol=1e-5, atol=1e-6)
+    assert load_run(tmp_path / "run").config == TINY.replace(epochs=1)
+
+
+def test_losses_select_their_parts(tiny_zoo, tmp_path):
+    for name, parts in (("ED", {"train_mse"}), ("E_c", {"train_contrast"})):
+        config = TINY.replace(epochs=1, loss=dict(gamma=0.0 if name == "ED" else 1.0))
+        history = train(tiny_zoo, tmp_path / name, config, device="cpu", progress=False).history
+        assert {c for c in history if c in ("train_mse", "train_contrast")} == parts
+
+
+def test_a_killed_training_resumes_to_the_same_result(tiny_zoo, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def cmd(out):
+        return [sys.executable, "-m", "hrlib", "train", str(tiny_zoo.path), "--out", str(out), "--epochs", "6",
+                "--recipe", "tetris_cpu", "--batch-size", "16", "--device", "cpu", "--quiet"]
+
+    subprocess.run(cmd(tmp_path / "whole"), check=True, capture_output=True)
+    proc = subprocess.Popen(cmd(tmp_path / "killed"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    history = tmp_path / "killed" / "history.csv"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and not (history.exists() and len(history.read_text().splitlines()) >= 3):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(pd.read_csv(history))
+    assert 1 <= done < 6, f"the kill came after {done} of 6 epochs"
+    subprocess.run(cmd(tmp_path / "killed"), check=True, capture_output=True)
+    whole, resumed = load_run(tmp_path / "whole"), load_run(tmp_path / "killed")
+    columns = ["epoch", "train_loss", "val_loss", "val_r2", "lr"]
+    pd.testing.assert_frame_equal(whole.history[columns], resumed.history[columns])
+    assert whole.result["test_r2"] == resumed.result["test_r2"]
+
+
+def test_sign_flips_only_where_they_keep_the_function(tiny_zoo, tmp_path):
+    from hrlib.hyper.augment import AugmentConfig
+    from hrlib.zoos.zoo import Zoo
+
+    config = TINY.replace(epochs=1, augment=AugmentConfig.named("P,E,S"))
+    run = train(tiny_zoo, tmp_path / "tanh", config, device="cpu", progress=False)  # tanh, no max-pooling
+    assert run.config.augment.sign_flip
+    relu = Zoo(tiny_zoo.weights, tiny_zoo.properties.assign(activation="relu"), tiny_zoo.layout, tiny_zoo.manifest)
+    with pytest.raises(ValueError, match="sign-flip augmentation"):
+        train(relu, tmp_path / "relu", config, device="cpu", progress=False)
+
+
+def test_a_zoo_too_small_to_split_is_refused_clearly(tiny_zoo, tmp_path):
+    from hrlib.zoos.zoo import Zoo
+
+    rows = tiny_zoo.rows([0, 1])
+    two = Zoo(tiny_zoo.weights[:2], tiny_zoo.properties.iloc[rows].reset_index(drop=True), tiny_zoo.layout, tiny_zoo.manifest)
+    with pytest.raises(ValueError, match="too small to split"):
+        train(two, tmp_path / "run", TINY, device="cpu", progress=False)

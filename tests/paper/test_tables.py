@@ -1,0 +1,101 @@
+"""`hrlib probe` and `hrlib reproduce`: tables on disk, clear errors, results.md sections rewritten in place."""
+
+import pandas as pd
+import pytest
+
+from hrlib.cli import main
+
+
+def test_probe_writes_the_table(tiny_zoo, tmp_path, capsys):
+    out, preds = tmp_path / "table.csv", tmp_path / "preds.csv.gz"
+    assert main(["probe", str(tiny_zoo.path), "--features", "W,sW", "--targets", "Eph,Acc,Act",
+                 "--out", str(out), "--predictions", str(preds)]) == 0
+    table = pd.read_csv(out, index_col="target")
+    assert list(table.columns) == ["metric", "W", "s(W)"] and list(table.index) == ["Eph", "Acc"]
+    assert (table.metric == "R2").all() and table.loc["Eph", "s(W)"] > 50
+    printed = capsys.readouterr().out
+    assert "note: Act (activation): constant ('tanh' in every checkpoint); skipped, not scored" in printed
+    assert set(pd.read_csv(preds).feature) == {"W", "s(W)"}
+
+
+def test_probe_errors(tiny_zoo, tmp_path, capsys):
+    assert main(["probe", str(tiny_zoo.path), "--features", "W,nope", "--out", str(tmp_path / "t.csv")]) == 2
+    assert "unknown feature sets ['nope']" in capsys.readouterr().err
+    assert main(["probe", str(tiny_zoo.path), "--features", "W", "--targets", "accuracy", "--out",
+                 str(tmp_path / "t.csv")]) == 2
+    assert "unknown target 'accuracy'" in capsys.readouterr().err
+
+
+def test_probe_with_a_trained_run_and_the_ablation_table(tiny_zoo, tmp_path, capsys):
+    from hrlib.hyper.config import TrainConfig
+    from hrlib.hyper.inference import embed, reconstruction_r2
+    from hrlib.hyper.runs import load_run
+    from hrlib.hyper.train import train
+
+    config = TrainConfig(epochs=2, batch_size=32, lr=1e-3, model=dict(d_model=16, ff=32, latent=8, projection_hidden=16,
+                                                                     projection_out=8))
+    train(tiny_zoo, tmp_path / "run", config, device="cpu", progress=False)
+    out = tmp_path / "t.csv"
+    assert main(["probe", str(tiny_zoo.path), "--run", f"E_cD={tmp_path / 'run'}", "--features", "sW",
+                 "--targets", "Eph,Acc", "--out", str(out)]) == 0
+    table = pd.read_csv(out, index_col="target")
+    assert list(table.columns) == ["metric", "s(W)", "E_cD"] and table["E_cD"].notna().all()
+    # the z the table was computed from is the run's embedding of the zoo
+    from hrlib.evaluate.tables import evaluate_probes
+    from hrlib.evaluate.features import given
+
+    direct = evaluate_probes(tiny_zoo, {"E_cD": given(embed(load_run(tmp_path / "run"), tiny_zoo), tiny_zoo)}, ["Eph", "Acc"])
+    assert direct.table["E_cD"].round(2).tolist() == table["E_cD"].tolist()
+    assert main(["probe", str(tiny_zoo.path), "--run", f"x={tmp_path / 'missing'}", "--out", str(out)]) == 2
+    assert "missing" in capsys.readouterr().err
+    # the Rec column is the test split's reconstruction R²
+    from hrlib.paper.tables import ablation
+
+    rec = ablation(tiny_zoo, {"E_cD": str(tmp_path / "run")}, targets=("Eph",))
+    split = tiny_zoo.split(seed=0)
+    assert rec.loc["E_cD", "Rec"] == pytest.approx(100 * reconstruction_r2(tmp_path / "run", tiny_zoo, split.test))
+    assert rec.loc["E_cD", "Rec"] == pytest.approx(100 * load_run(tmp_path / "run").result["test_r2"], abs=1e-3)
+    # the same row through the CLI, into a results section titled as the paper's table
+    results = tmp_path / "results.md"
+    assert main(["reproduce", "table1", str(tiny_zoo.path), "--run", f"E_cD={tmp_path / 'run'}",
+                 "--results", str(results)]) == 0
+    text = results.read_text()
+    assert "### Table 1 on tiny_tetris: reconstruction R² and probe scores" in text
+    assert f"| E_cD | {rec.loc['E_cD', 'Rec']:.1f} |" in text
+
+
+def test_reproduce_rewrites_its_own_section(tiny_zoo, tmp_path, capsys):
+    results = tmp_path / "docs" / "results.md"
+    args = ["reproduce", "table5", str(tiny_zoo.path), "--features", "W,s(W)", "--paper", "tetris_seed",
+            "--results", str(results)]
+    assert main(args) == 0
+    assert main(args) == 0
+    text = results.read_text()
+    assert text.count("<!-- BEGIN table5:tetris_seed -->") == 1 and text.startswith("# Results")
+    assert "Command: `hrlib reproduce table5" in text and "| Eph |" in text and "(96.4)" in text  # paper's s(W)
+    assert "- Act (activation): constant" in text
+    other = tmp_path / "other"
+    assert main(["zoo", "create", "tetris_seed", "--out", str(other), "--models", "14", "--epochs", "3", "--quiet"]) == 0
+    assert main(["reproduce", "table7", str(tiny_zoo.path), str(other), "--target", "Acc", "--results", str(results)]) == 0
+    text = results.read_text()
+    assert "<!-- BEGIN table7:tiny_tetris-tetris_seed -->" in text and "<!-- BEGIN table5:tetris_seed -->" in text
+    assert "| tiny_tetris |" in text and "tetris_seed s(W)" in text
+
+
+def test_ablation_runs_are_trained_once_and_tabled(tiny_zoo, tmp_path):
+    from hrlib.paper.tables import ablation_runs, table3
+    from hrlib.hyper.runs import load_run
+
+    only = ["ED -", "E_cD P,E"]
+    runs = ablation_runs(tiny_zoo, "table3", tmp_path, epochs=1, quick=True, only=only, device="cpu", progress=False)
+    assert sorted(runs) == sorted(only)
+    ed = load_run(runs["ED -"])
+    assert ed.config.loss.name == "ED" and not ed.config.augment.permute and ed.config.augment.erase_p == 0
+    assert load_run(runs["E_cD P,E"]).config.augment.name == "P,E"
+    stamp = (tmp_path / "hr").stat().st_mtime_ns, sorted(p.name for p in (tmp_path / "hr").iterdir())
+    again = ablation_runs(tiny_zoo, "table3", tmp_path, epochs=1, quick=True, only=only, device="cpu", progress=False)
+    assert again == runs and sorted(p.name for p in (tmp_path / "hr").iterdir()) == stamp[1]
+    table = table3(tiny_zoo, runs)
+    assert list(table.index) == ["ED", "E_cD"] and list(table.columns) == ["-", "P,E"]
+    assert table.loc["ED", "-"] == pytest.approx(100 * ed.result["test_r2"], abs=1e-3)
+    assert pd.isna(table.loc["ED", "P,E"]) and pd.isna(table.loc["E_cD", "-"])
