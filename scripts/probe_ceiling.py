@@ -16,7 +16,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.metrics import r2_score
 
 from hrlib import load_zoo
-from hrlib.paper.tables import select_baselines
+from hrlib.evaluate.features import select_baselines
 from hrlib.hyper.inference import embed
 from hrlib.hyper.runs import load_run
 

@@ -42,3 +42,20 @@ def test_probe_ceiling_scores_each_feature_set(tiny_zoo, tmp_path):
     epoch = rows[0].split()
     assert epoch[0] == "epoch" and float(epoch[-1]) > 80  # the true epoch is among the features (93 measured)
     assert rows[1].split()[0] == "ggap"
+
+
+def test_headline_figure_draws_the_probe_table(tmp_path):
+    import importlib.util
+
+    import pandas as pd
+
+    spec = importlib.util.spec_from_file_location("headline_figure", SCRIPTS / "headline_figure.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    table = pd.DataFrame({"W": [1.0, 2.0, 3.0, 4.0], "s(W)": [10.0, 20.0, 30.0, 40.0], "E_cD": [11.0, 19.0, 33.0, 44.0]},
+                         index=["Eph", "Acc", "GGap", "F1_C0"])
+    fig = script.figure(table, "a zoo")
+    assert [trace.name for trace in fig.data] == list(script.FEATURES.values())
+    assert list(fig.data[1].y) == [10.0, 20.0, 30.0]  # s(W) on Eph, Acc, GGap; F1_C0 left out
+    assert list(fig.data[1].x) == ["epoch", "test accuracy", "generalization gap"]
+    assert "a zoo" in fig.layout.title.text

@@ -194,11 +194,12 @@ def baselines(layout: Layout | None = None, n_components: int = 50, max_fit_rows
 
     PCA_l is PCA fitted on every training row (a linear-kernel PCA is exactly PCA); PCA_c and PCA_r
     are scikit-learn's KernelPCA fitted on a seeded subsample of `max_fit_rows` training rows. Each
-    gives `n_components` features, the latent size of the hyper-representation it is compared with.
+    gives `n_components` features (50 by default, the latent size of the tetris recipes).
     UMAP (25 neighbours, min_dist 0.001) is fitted on every training row and gives `umap_components`
-    features: 2 by default, umap-learn's own default and the paper's Figure 4 (its near-zero Table 5
-    UMAP scores fit a low-dimensional embedding too); 50 took 3× longer to fit and 16× longer to
-    transform on tetris_seed here. s_U(W) is Unterthiner et al.'s variant of s(W); both need `layout`.
+    features: 2 by default, umap-learn's own default and the map of the paper's Figure 4 (the
+    authors' code fitted 50 on a subsample of the rows); 50 took 3× longer to fit and 16× longer to
+    transform on tetris_seed on a 2-core CPU. s_U(W) is Unterthiner et al.'s variant of s(W); both
+    need `layout`.
     """
     sets = {
         "W": WeightFeatures(FunctionTransformer()),

@@ -52,7 +52,8 @@ class TrainConfig:
 
 
 # Named recipes. "cpu" sizes fit a 2-core laptop (see README for their measured time and R²);
-# "paper" sizes are the authors' (docs/method.md, "Models" and "Training") and are GPU jobs.
+# "paper" sizes follow the paper's text and the authors' larger settings (docs/method.md, "Models" and
+# "Training") and are GPU jobs.
 RECIPES = {
     # Measured on tetris_seed (1 thread, busy 2-core machine): d 128 reached validation R² 0.805 at
     # epoch 12 and then overfit (a 40-epoch run); d 64 / ff 128 for 30 epochs took longer and reached

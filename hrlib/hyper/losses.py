@@ -34,8 +34,9 @@ def positive_contrast(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def reconstruction(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """The paper's L_MSE: the squared error summed over a sample's weights, averaged over samples.
 
-    Summing over weights (not averaging) is what the paper writes, 1/M Σ_i ||w_i − ŵ_i||²; it keeps
-    the reconstruction term on the scale of the contrastive one for any number of weights.
+    Summing over weights (not averaging) is what the paper writes, 1/M Σ_i ||w_i − ŵ_i||². The
+    authors' code averaged over weights instead, so the same γ weighs reconstruction p times more
+    here than there (docs/method.md, "Losses").
     """
     return ((recon - target) ** 2).sum(1).mean()
 

@@ -29,7 +29,7 @@ from hrlib.zoos.zoo import Zoo
 
 log = logging.getLogger(__name__)
 
-TEST_BANK = 100  # permutations for validation views when a layout has too many to list (authors: 100)
+TEST_BANK = 100  # permutations for validation views when a layout has too many to list (authors, MNIST: 100)
 
 
 def _splits(zoo: Zoo, config: TrainConfig, device) -> dict[str, torch.Tensor]:

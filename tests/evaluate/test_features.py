@@ -1,8 +1,10 @@
 """Feature sets: s(W) equals a direct per-layer computation, and every feature set is fitted on train only."""
 
+import gc
 import os
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +129,16 @@ def test_encoded_and_given_features(tiny_zoo):
     np.testing.assert_array_equal(fixed.transform(tiny_zoo, [2]), z[[2]])
     with pytest.raises(ValueError, match="cannot map another"):
         fixed.transform(other, [2])
+
+
+def test_encoded_features_keep_no_zoo_alive(tiny_zoo):
+    copy = Zoo(np.array(tiny_zoo.weights), tiny_zoo.properties, tiny_zoo.layout, tiny_zoo.manifest)
+    enc = Encoded(lambda zoo: np.zeros((len(zoo.properties), 2)))
+    enc.transform(copy, [0])
+    alive = weakref.ref(copy)
+    del copy
+    gc.collect()
+    assert alive() is None  # the cache let go of the zoo
 
 
 def test_flat_rows_follow_property_rows(tiny_zoo):

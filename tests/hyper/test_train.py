@@ -32,6 +32,15 @@ def test_run_directory_history_and_result(tiny_zoo, tmp_path):
     torch.load(tmp_path / "run" / "best.pt", weights_only=True)  # a stranger's run never runs code
 
 
+def test_training_leaves_the_callers_random_state_alone(tiny_zoo, tmp_path):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    train(tiny_zoo, tmp_path / "run", TINY, device="cpu", progress=False)
+    load_run(tmp_path / "run")
+    assert torch.equal(torch.rand(3), expected)
+
+
 def test_same_seed_same_run_other_seed_other_run(tiny_zoo, tmp_path):
     a = train(tiny_zoo, tmp_path / "a", TINY, device="cpu", progress=False)
     b = train(tiny_zoo, tmp_path / "b", TINY, device="cpu", progress=False)
