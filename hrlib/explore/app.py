@@ -110,7 +110,7 @@ class Explorer:
 
     Args:
         zoo: the zoo whose checkpoints are shown.
-        runs: name → a trained hyper-representation (`hrlib.hyper.train.Run` or run directory) or its
+        runs: name → a trained hyper-representation (`hrlib.hyper.runs.Run` or run directory) or its
             precomputed z (an array aligned with `zoo.properties`); each adds a representation.
         report: a `ProbeReport` of `hrlib.evaluate.tables.evaluate_probes` on this zoo: the side panel
             shows its test-split predictions beside the true properties.

@@ -86,14 +86,14 @@ def weight_statistics(zoo: Zoo) -> np.ndarray:
 
 def representations(zoo: Zoo, runs: Mapping[str, object] | None = None) -> dict[str, Callable[[], np.ndarray]]:
     """Name → function computing that representation of every checkpoint, (n, k), aligned with
-    `zoo.properties`: ``W``, ``s(W)``, and ``z (NAME)`` for each trained run (a `hrlib.hyper.train.Run`,
+    `zoo.properties`: ``W``, ``s(W)``, and ``z (NAME)`` for each trained run (a `hrlib.hyper.runs.Run`,
     a run directory, or a precomputed (n, latent) array) in `runs`."""
     reps: dict[str, Callable[[], np.ndarray]] = {"W": zoo.samples, "s(W)": lambda: weight_statistics(zoo)}
     for name, run in (runs or {}).items():
         if isinstance(run, np.ndarray):
             reps[f"z ({name})"] = lambda run=run: run
         else:
-            from hrlib.hyper.train import embed  # torch: imported only when a run is shown
+            from hrlib.hyper.inference import embed  # torch: imported only when a run is shown
 
             reps[f"z ({name})"] = lambda run=run: embed(run, zoo)
     return reps

@@ -43,7 +43,11 @@ def test_cnn_u_population_equals_alone():
         for i, s, lr in [("he_normal", 1.0, 1e-3), ("glorot_normal", 1.0, 2e-3), ("orthogonal", 1.0, 1e-3),
                          ("normal", 0.05, 1e-3), ("truncated_normal", 0.2, 5e-4)]
     ]
-    check_population_matches_alone("cnn_u", specs, *inputs, epochs=2, batch_size=16)
+    # RMSprop divides by the root of a running mean of squared gradients, so the last bits in which a
+    # batched and a single convolution differ (their summation order depends on the CPU's kernels)
+    # grow over steps: on some CPUs a few weights of 14910 differ by 2e-5 after two epochs. A wrong
+    # gradient or update differs by orders of magnitude more.
+    check_population_matches_alone("cnn_u", specs, *inputs, epochs=2, batch_size=16, tolerance=1e-4)
 
 
 def test_dropout_is_per_model():

@@ -13,12 +13,12 @@ TETRIS = data.load("tetris", "train"), data.load("tetris", "test")
 DIGITS = data.load("digits", "train"), data.load("digits", "test")
 
 
-def check_population_matches_alone(architecture, specs, train, test, epochs, batch_size):
+def check_population_matches_alone(architecture, specs, train, test, epochs, batch_size, tolerance=1e-5):
     result = train_population(architecture, specs, train, test, epochs=epochs, batch_size=batch_size)
     for i, spec in enumerate(specs):
         alone = torch.stack(train_alone(architecture, spec, train, epochs=epochs, batch_size=batch_size))
         assert not torch.equal(alone[0], alone[-1]), "the model did not train"
-        torch.testing.assert_close(torch.as_tensor(result.weights[i]), alone, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(torch.as_tensor(result.weights[i]), alone, rtol=tolerance, atol=tolerance)
     return result
 
 
