@@ -80,10 +80,20 @@ class PopulationResult:
 
 
 def pick_device(device: str | torch.device = "auto") -> torch.device:
-    """'auto' is CUDA when present, else the CPU."""
+    """'auto' is CUDA when present, else the CPU; a device this machine lacks is refused by name."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device {device!r}: {err}; use auto, cpu, cuda or cuda:N") from None
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: no CUDA GPU is available here; use cpu or auto")
+    if chosen.type == "cuda" and chosen.index is not None and chosen.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    if chosen.type not in ("cpu", "cuda"):
+        raise ValueError(f"device {device!r}: hrlib runs on cpu or cuda")
+    return chosen
 
 
 # ---- optimizers, vectorized over models ---------------------------------------------------------
