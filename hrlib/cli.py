@@ -9,7 +9,7 @@ import sys
 import time
 
 from hrlib.errors import MissingExtra, RayUnavailable, ShardsFailed
-from hrlib.files import writable_file, write_text
+from hrlib.files import atomic, writable_file
 from hrlib.zoos.zoo import ZooError
 
 
@@ -124,9 +124,11 @@ def _probe(args):
     metric = report.details.drop_duplicates("target").set_index("target")["metric"]
     table = report.table.round(2)
     table.insert(0, "metric", metric.reindex(table.index))
-    write_text(out, table.to_csv())
+    with atomic(out) as tmp:
+        table.to_csv(tmp)
     if predictions:
-        write_text(predictions, report.predictions.to_csv(index=False))
+        with atomic(predictions) as tmp:
+            report.predictions.to_csv(tmp, index=False)
     print(table.to_string())
     for note in report.notes:
         print(f"note: {note}")

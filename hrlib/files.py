@@ -34,9 +34,12 @@ def writable_file(path) -> Path:
 
 @contextlib.contextmanager
 def atomic(path):
-    """Yield a temporary path beside `path`; when the block succeeds it replaces `path` in one step."""
+    """Yield a temporary path beside `path`; when the block succeeds it replaces `path` in one step.
+
+    The temporary name ends like `path` (``.tmp-t.csv.gz`` for ``t.csv.gz``), so writers that read a
+    format off the suffix (pandas' compression, numpy's ``.npz``) write the same file."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".tmp-{path.name}")
     try:
         yield tmp
         os.replace(tmp, path)

@@ -18,11 +18,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from hrlib.files import writable_dir, write_text
 from hrlib.hyper.augment import EXHAUSTIVE_LIMIT, n_equivalent, permutation_bank, sign_flips, two_views
 from hrlib.hyper.config import TrainConfig
 from hrlib.hyper.losses import hyper_loss, r2
 from hrlib.hyper.models import HyperRepresentation, ModelConfig, upgrade_settings
-from hrlib.files import writable_dir, write_text
 from hrlib.hyper.runs import Run, load_run, read_torch, save_atomic
 from hrlib.zoos.architectures import sign_symmetric
 from hrlib.zoos.population import pick_device
