@@ -9,6 +9,7 @@ import sys
 import time
 
 from hrlib.errors import MissingExtra, RayUnavailable, ShardsFailed
+from hrlib.files import atomic, writable_file
 from hrlib.zoos.zoo import ZooError
 
 
@@ -51,7 +52,7 @@ def _train(args):
 
     zoo = load_zoo(args.zoo)
     changes = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size), ("seed", args.seed)) if v is not None}
-    config = configure(zoo, args.recipe or "", args.loss or "", args.encoder or "", args.epochs or 0, args.gamma,
+    config = configure(zoo, args.recipe or "", args.loss or "", args.encoder or "", args.epochs, args.gamma,
                        args.augment or "", device=args.device, **changes)
     run = train(zoo, args.out, config, device=args.device, progress=not args.quiet)
     print(f"{run.path}: {run.model_config.name} {run.config.loss.name}, test reconstruction R² "
@@ -82,8 +83,11 @@ def _data_status(args):
 def _data_add(args):
     from hrlib.datasets import idx
 
-    added = idx.add_to_cache(args.dir)
+    added, rejected = idx.add_to_cache(args.dir)
     print(f"added {len(added)} file(s) to {idx.cache_dir() / 'data'}" + "".join(f"\n  {a}" for a in added))
+    for path, reason in rejected.items():
+        print(f"hrlib: skipped {path}: {reason}", file=sys.stderr)
+    return 1 if rejected and not added else 0
 
 
 def _data_fetch(args):
@@ -109,19 +113,23 @@ def _probe(args):
     from hrlib.evaluate.features import BASELINES, runs_as_features, select_baselines
     from hrlib.evaluate.tables import evaluate_probes
 
-    runs = runs_as_features(_runs(args.runs))  # first, so that a bad run directory fails before any work
+    out = writable_file(args.out)  # checked before any work, as are the predictions' file and the runs
+    predictions = writable_file(args.predictions) if args.predictions else None
     zoo = load_zoo(args.zoo)
+    runs = runs_as_features(_runs(args.runs), zoo, args.split_seed)
     wanted = list(BASELINES) if args.features is None else _names(args.features)
     features = select_baselines(zoo.layout, wanted, args.n_components, args.max_fit_rows, args.umap_components) | runs
     report = evaluate_probes(zoo, features, _names(args.targets), split_seed=args.split_seed,
                              standardize=True if args.standardize else None)
     metric = report.details.drop_duplicates("target").set_index("target")["metric"]
-    out = report.table.round(2)
-    out.insert(0, "metric", metric.reindex(out.index))
-    out.to_csv(args.out)
-    if args.predictions:
-        report.predictions.to_csv(args.predictions, index=False)
-    print(out.to_string())
+    table = report.table.round(2)
+    table.insert(0, "metric", metric.reindex(table.index))
+    with atomic(out) as tmp:
+        table.to_csv(tmp)
+    if predictions:
+        with atomic(predictions) as tmp:
+            report.predictions.to_csv(tmp, index=False)
+    print(table.to_string())
     for note in report.notes:
         print(f"note: {note}")
     print("seconds per feature set: " + ", ".join(f"{k} {v:.1f}" for k, v in report.feature_seconds.items()))
@@ -133,6 +141,8 @@ def _reproduce(args):
     from hrlib.paper.numbers import PAPER
 
     command = "hrlib " + " ".join(shlex.quote(a) for a in args.argv)
+    if args.results:
+        writable_file(args.results)  # before the tables are computed, not after
     start = time.perf_counter()
     if args.table == "table5":
         zoo = load_zoo(args.zoos[0])
@@ -273,7 +283,7 @@ def parser() -> argparse.ArgumentParser:
                                              "e.g. docs/results.md")
     reproduce.add_argument("--train", action="store_true",
                            help="tables 1-3: train (or resume) the runs the table compares, under --runs-dir/hr/")
-    reproduce.add_argument("--epochs", type=int, default=0, help="with --train: epochs per run (default: the recipe's)")
+    reproduce.add_argument("--epochs", type=int, help="with --train: epochs per run (default: the recipe's)")
     reproduce.add_argument("--runs-dir", default="runs", help="with --train: where runs go (default runs)")
     reproduce.add_argument("--quiet", action="store_true", help="no progress bars")
     reproduce.set_defaults(run=_reproduce)
@@ -287,8 +297,7 @@ def main(argv=None) -> int:
     try:
         args.argv = argv  # the reproduction records the command that made each table
         code = args.run(args)
-    except (ZooError, FileExistsError, FileNotFoundError, ValueError, MissingExtra, RayUnavailable,
-            ShardsFailed) as err:
+    except (ZooError, OSError, ValueError, MissingExtra, RayUnavailable, ShardsFailed) as err:
         print(f"hrlib: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -19,6 +19,10 @@ class ShardsFailed(RuntimeError):
     """Some shards failed even after Ray's retries; the others are saved and a rerun resumes."""
 
 
+class OutputError(OSError):
+    """A destination cannot be written (missing permission, below a file, a read-only file system)."""
+
+
 def require(module: str, extra: str, purpose: str):
     """Import an optional dependency, or say which extra installs it."""
     try:

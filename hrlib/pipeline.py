@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hrlib.hyper.augment import AugmentConfig
 from hrlib.hyper.config import configure
+from hrlib.hyper.losses import LossConfig
+from hrlib.hyper.models import named_settings
 from hrlib.hyper.runs import Run, load_run, run_dir
 from hrlib.hyper.train import train
 from hrlib.zoos.build import create_zoo
@@ -50,7 +53,8 @@ def ensure_run(zoo: str, runs="runs", quick_run: bool = False, *, out: str = "",
     """
     if out and (Path(out) / "result.json").is_file():
         return load_run(out)
+    LossConfig.named(loss), named_settings(encoder), AugmentConfig.named(augment)  # bad names fail before any work
     found = ensure_zoo(zoo, runs, quick_run, device, progress)
-    config = configure(found, recipe, loss, encoder, epochs, augment=augment, quick=quick_run, device=device)
+    config = configure(found, recipe, loss, encoder, epochs or None, augment=augment, quick=quick_run, device=device)
     path = Path(out) if out else run_dir(runs, zoo, quick_run, loss, encoder, augment, epochs)
     return train(found, path, config, device=device, progress=progress)

@@ -80,3 +80,15 @@ def test_train_notebook_without_mnist_says_how_to_get_it(tmp_path, monkeypatch):
                             parameters={"zoo": "mnist_seed", "quick": True, "runs": str(tmp_path / "runs")})
     message = str(failure.value)
     assert "DataNotFound" in message and "MNIST train files" in message and "make data" in message
+
+
+def test_a_wrong_notebook_parameter_stops_at_once_with_the_librarys_message(tmp_path):
+    for parameters, message in (({"zoo": "no_such_zoo"}, "unknown preset 'no_such_zoo'"),
+                                ({"loss": "E_x"}, "unknown loss 'E_x'"), ({"encoder": "Att_X"}, "unknown encoder 'Att_X'")):
+        with pytest.raises(pm.PapermillExecutionError) as failure:
+            pm.execute_notebook(str(ROOT / "notebooks" / "03_train.ipynb"), str(tmp_path / "out.ipynb"),
+                                kernel_name="python3", cwd=str(tmp_path),
+                                parameters={"quick": True, "runs": str(tmp_path / "runs"), **parameters})
+        assert message in str(failure.value)
+    assert not (tmp_path / "runs" / "hr").exists()  # nothing trained
+

@@ -279,26 +279,33 @@ def fetch(name: str, splits=("train", "test"), mirrors: tuple[str, ...] | None =
     return target
 
 
-def add_to_cache(directory) -> list[str]:
+def add_to_cache(directory) -> tuple[list[str], dict[str, str]]:
     """Copy every IDX file under `directory` whose sha256 matches a known file into the cache.
 
     Identifies each file by its checksum, not its name or place, so any unpacked package or
-    download folder works. Returns "name/file" for each file installed.
+    download folder works. Returns "name/file" for each file installed, and the files with "idx" in
+    their name that were not installed, each with the reason (unreadable, or not a known file).
     """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory}: no such folder")
     known = {sha: (name, file) for name, s in SOURCES.items() for file, sha in s.sha256.items()}
-    added = []
-    for path in sorted(Path(directory).rglob("*")):
+    added, rejected = [], {}
+    for path in sorted(directory.rglob("*")):
         if not path.is_file() or "idx" not in path.name:
             continue
         try:
             digest = hashlib.sha256(read_bytes(path)).hexdigest()
-        except IDXError:
+        except IDXError as err:
+            rejected[str(path)] = str(err).removeprefix(f"{path}: ")
             continue
-        if digest in known:
-            name, file = known[digest]
-            _install(path, cache_dir() / "data" / name / (file + (".gz" if path.suffix == ".gz" else "")))
-            added.append(f"{name}/{file}")
-    return added
+        if digest not in known:
+            rejected[str(path)] = "not a known MNIST or Fashion-MNIST file (sha256 mismatch: corrupt or another data set)"
+            continue
+        name, file = known[digest]
+        _install(path, cache_dir() / "data" / name / (file + (".gz" if path.suffix == ".gz" else "")))
+        added.append(f"{name}/{file}")
+    return added, rejected
 
 
 def status() -> dict[str, dict[str, str]]:

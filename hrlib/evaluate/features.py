@@ -219,12 +219,20 @@ def baselines(layout: Layout | None = None, n_components: int = 50, max_fit_rows
     return sets
 
 
-def runs_as_features(runs: dict[str, str]) -> dict[str, Encoded]:
-    """name → run directory, as feature sets through `hrlib.hyper.inference.embed(run, zoo)`."""
+def runs_as_features(runs: dict[str, str], zoo=None, split_seed: int | None = None) -> dict[str, Encoded]:
+    """name → run directory, as feature sets through `hrlib.hyper.inference.embed(run, zoo)`.
+
+    With `zoo` (and `split_seed`), each run must have been trained on that zoo with that split seed
+    (`Run.check_fits`), so that probing it neither answers another zoo's question nor leaks test models.
+    """
     from hrlib.hyper.inference import embed  # torch: imported only when runs are probed
     from hrlib.hyper.runs import load_run
 
-    return {name: Encoded(functools.partial(embed, load_run(run)), name=name) for name, run in runs.items()}
+    loaded = {name: load_run(run) for name, run in runs.items()}
+    if zoo is not None:
+        for run in loaded.values():
+            run.check_fits(zoo, split_seed)
+    return {name: Encoded(functools.partial(embed, run), name=name) for name, run in loaded.items()}
 
 
 def select_baselines(layout, names, n_components: int = 50, max_fit_rows: int = 5000, umap_components: int = 2) -> dict:

@@ -30,6 +30,21 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     model: dict = field(default_factory=dict)  # ModelConfig fields other than the layout
 
+    def __post_init__(self):
+        rules = [  # (name, value, holds, what it must be)
+            ("epochs", self.epochs, self.epochs >= 1, "at least 1"),
+            ("batch size", self.batch_size, self.batch_size >= 2, "at least 2 (BatchNorm needs two samples)"),
+            ("learning rate", self.lr, self.lr > 0, "positive"),
+            ("weight decay", self.weight_decay, self.weight_decay >= 0, "0 or more"),
+            ("plateau factor", self.plateau_factor, 0 < self.plateau_factor < 1, "between 0 and 1"),
+            ("plateau patience", self.plateau_patience, self.plateau_patience >= 0, "0 or more"),
+            ("bank size", self.bank_size, self.bank_size is None or self.bank_size >= 1, "at least 1"),
+            ("schedule", self.schedule, self.schedule in ("plateau", "cosine"), "'plateau' or 'cosine'"),
+        ]
+        for name, value, holds, wanted in rules:
+            if not holds:
+                raise ValueError(f"{name} must be {wanted}, got {value!r}")
+
     def model_config(self, zoo: Zoo) -> ModelConfig:
         return ModelConfig(layout=zoo.layout.to_dict(), **self.model)
 
@@ -96,7 +111,7 @@ def default_recipe(zoo: Zoo) -> str:
     return "tetris_cpu" if zoo.layout.n_params <= 1500 else "mnist_cpu"
 
 
-def configure(zoo: Zoo, recipe: str = "", loss: str = "", encoder: str = "", epochs: int = 0,
+def configure(zoo: Zoo, recipe: str = "", loss: str = "", encoder: str = "", epochs: int | None = None,
               gamma: float | None = None, augment: str = "", quick: bool = False, device="auto",
               **changes) -> TrainConfig:
     """A TrainConfig from a recipe and the paper's names for the loss, encoder and augmentations.
@@ -117,7 +132,7 @@ def configure(zoo: Zoo, recipe: str = "", loss: str = "", encoder: str = "", epo
     if augment:
         changes["augment"] = AugmentConfig.named(augment)
     changes["model"] = named_settings(encoder or "Att_N+t")  # always spelled out: runs compare equal
-    if epochs:
+    if epochs is not None:  # 0 is refused by TrainConfig, not read as "the recipe's"
         changes["epochs"] = epochs
     elif quick:
         changes["epochs"] = min(12, config.epochs)

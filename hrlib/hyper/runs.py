@@ -13,30 +13,61 @@ A run directory holds
 from __future__ import annotations
 
 import json
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import torch
 
+from hrlib.files import atomic
 from hrlib.hyper.config import TrainConfig
 from hrlib.hyper.models import HyperRepresentation, ModelConfig
 
 
 @dataclass
 class Run:
-    """A trained hyper-representation: its directory, best model, configs, history and result."""
+    """A trained hyper-representation: its directory, best model, configs, history, result, and the
+    zoo it was trained on (``zoo``, ``zoo_preset`` and ``zoo_sha256`` as config.json records them)."""
 
     path: Path
     model: HyperRepresentation
     config: TrainConfig
     history: pd.DataFrame
     result: dict
+    trained_on: dict = field(default_factory=dict)
 
     @property
     def model_config(self) -> ModelConfig:
         return self.model.config
+
+    def check_fits(self, zoo, split_seed: int | None = None):
+        """Refuse to probe `zoo` with this run unless it was trained on that zoo with that split seed:
+        another zoo's z answers another question, and another split puts the run's training models
+        among the probe's test models."""
+        trained_on, fingerprint = self.trained_on.get("zoo_sha256"), zoo.fingerprint
+        if trained_on and fingerprint and trained_on != fingerprint:
+            raise ValueError(f"run {self.path} was trained on the zoo {self.trained_on.get('zoo')} "
+                             f"(weights sha256 {trained_on[:12]}), not on {zoo.path} ({fingerprint[:12]})")
+        if split_seed is not None and split_seed != self.config.split_seed:
+            raise ValueError(f"run {self.path} was trained with split seed {self.config.split_seed}; probing with "
+                             f"split seed {split_seed} would put its training models among the test models")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None
+
+
+def read_torch(path: Path, device="cpu"):
+    """A file hrlib wrote with torch.save, read with weights_only=True: tensors and plain containers,
+    never code."""
+    try:
+        return torch.load(path, weights_only=True, map_location=device)
+    except Exception as err:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, EOFError, ...
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ValueError(f"{path}: refused; not a file hrlib wrote, or a damaged one ({first})") from None
 
 
 def load_run(path) -> Run:
@@ -44,22 +75,18 @@ def load_run(path) -> Run:
     for name in ("config.json", "best.pt", "history.csv"):
         if not (path / name).is_file():
             raise FileNotFoundError(f"{path / name}: missing; is {path} a finished or running hrlib training run?")
-    config = TrainConfig.from_dict(json.loads((path / "config.json").read_text())["train"])
-    model = HyperRepresentation.from_checkpoint(torch.load(path / "best.pt", weights_only=True, map_location="cpu"))
-    result = json.loads((path / "result.json").read_text()) if (path / "result.json").is_file() else {}
-    return Run(path, model.eval(), config, pd.read_csv(path / "history.csv"), result)
+    saved = _read_json(path / "config.json")
+    config = TrainConfig.from_dict(saved["train"])
+    model = HyperRepresentation.from_checkpoint(read_torch(path / "best.pt"))
+    result = _read_json(path / "result.json") if (path / "result.json").is_file() else {}
+    trained_on = {k: saved.get(k) for k in ("zoo", "zoo_preset", "zoo_sha256")}
+    return Run(path, model.eval(), config, pd.read_csv(path / "history.csv"), result, trained_on)
 
 
 def save_atomic(obj, path: Path):
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def write_atomic(text: str, path: Path):
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """torch.save, atomically."""
+    with atomic(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def run_dir(runs, zoo: str, quick: bool = False, loss: str = "E_cD", encoder: str = "Att_N+t",

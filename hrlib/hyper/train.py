@@ -18,11 +18,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from hrlib.files import writable_dir, write_text
 from hrlib.hyper.augment import EXHAUSTIVE_LIMIT, n_equivalent, permutation_bank, sign_flips, two_views
 from hrlib.hyper.config import TrainConfig
 from hrlib.hyper.losses import hyper_loss, r2
 from hrlib.hyper.models import HyperRepresentation, ModelConfig, upgrade_settings
-from hrlib.hyper.runs import Run, load_run, save_atomic, write_atomic
+from hrlib.hyper.runs import Run, load_run, read_torch, save_atomic
 from hrlib.zoos.architectures import sign_symmetric
 from hrlib.zoos.population import pick_device
 from hrlib.zoos.zoo import Zoo
@@ -45,31 +46,40 @@ def _as_json(obj) -> dict:
     return json.loads(json.dumps(obj))
 
 
-def _compatible(saved: dict, config: TrainConfig, model_config: ModelConfig) -> bool:
-    """A run may resume with nothing changed, or with more epochs when its schedule does not depend on them."""
+def _check_resumable(out: Path, saved: dict, zoo: Zoo, config: TrainConfig, model_config: ModelConfig):
+    """A run may resume on its own zoo with nothing changed, or with more epochs when its schedule
+    does not depend on them; anything else is refused, naming what differs."""
+    trained_on, fingerprint = saved.get("zoo_sha256"), zoo.fingerprint
+    if trained_on and fingerprint and trained_on != fingerprint:
+        raise ValueError(f"{out} holds a run of the zoo {saved.get('zoo')} (weights sha256 {trained_on[:12]}), "
+                         f"not of {zoo.path} ({fingerprint[:12]}); choose another --out")
     old = _as_json(TrainConfig.from_dict(saved["train"]).to_dict())  # from_dict reads older spellings
     new = _as_json(config.to_dict())
     if config.schedule == "plateau":
         old, new = {**old, "epochs": None}, {**new, "epochs": None}
-    return old == new and upgrade_settings(saved["model"]) == _as_json(model_config.to_dict())
+    if old != new or upgrade_settings(saved["model"]) != _as_json(model_config.to_dict()):
+        raise ValueError(f"{out} holds a run with a different configuration; choose another --out")
 
 
 def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", progress: bool = True) -> Run:
-    """Train (or resume training) a hyper-representation of `zoo` into the run directory `out`."""
+    """Train (or resume training) a hyper-representation of `zoo` into the run directory `out`.
+
+    Everything that can be checked is checked before anything is written: the device, the zoo's
+    split, the run directory (writable; if it holds a run, one of this zoo and configuration).
+    """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     device = pick_device(device)
     model_config = config.model_config(zoo)
+    data = _splits(zoo, config, device)
     config_file = out / "config.json"
     if config_file.exists():
-        saved = json.loads(config_file.read_text())
-        if not _compatible(saved, config, model_config):
-            raise ValueError(f"{out} holds a run with a different configuration; choose another --out")
-    write_atomic(json.dumps({"train": config.to_dict(), "model": model_config.to_dict(),
-                              "zoo": str(zoo.path) if zoo.path else None, "zoo_preset": zoo.manifest.get("preset")},
-                             indent=1), config_file)
+        _check_resumable(out, json.loads(config_file.read_text()), zoo, config, model_config)
+    writable_dir(out)
+    write_text(config_file, json.dumps({"train": config.to_dict(), "model": model_config.to_dict(),
+                                        "zoo": str(zoo.path) if zoo.path else None,
+                                        "zoo_preset": zoo.manifest.get("preset"), "zoo_sha256": zoo.fingerprint},
+                                       indent=1))
 
-    data = _splits(zoo, config, device)
     bank_gen = torch.Generator().manual_seed(config.seed + 1)
     bank = permutation_bank(zoo.layout, config.bank_size, bank_gen).to(device)
     exhaustive = config.bank_size is None and n_equivalent(zoo.layout) <= EXHAUSTIVE_LIMIT
@@ -91,7 +101,7 @@ def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", pro
         "device": str(device),
         "train_seconds": float((len(data["train"]) / run.history.samples_per_s).sum()),
     }
-    write_atomic(json.dumps(result, indent=1), out / "result.json")
+    write_text(out / "result.json", json.dumps(result, indent=1))
     run.result = result
     run.model.cpu()
     return run
@@ -111,7 +121,7 @@ def _fit(out: Path, config: TrainConfig, model_config, data: dict, banks, device
 
     state_file = out / "state.pt"
     if state_file.exists():
-        state = torch.load(state_file, weights_only=False, map_location=device)  # our own file: RNG states
+        state = read_torch(state_file, device)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -151,7 +161,7 @@ def _fit(out: Path, config: TrainConfig, model_config, data: dict, banks, device
         if row["val_loss"] < best:
             best = row["val_loss"]
             save_atomic(model.checkpoint(), out / "best.pt")
-        write_atomic(pd.DataFrame(history).to_csv(index=False), out / "history.csv")
+        write_text(out / "history.csv", pd.DataFrame(history).to_csv(index=False))
         save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": scheduler.state_dict(),
                       "rng": torch.get_rng_state(), "aug_gen": aug_gen.get_state(), "shuffle_gen": shuffle_gen.get_state(),
                       "history": history, "best": best, "epoch": epoch}, state_file)
@@ -170,9 +180,7 @@ def _scheduler(opt, config: TrainConfig):
     if config.schedule == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=config.plateau_factor,
                                                           patience=config.plateau_patience)
-    if config.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
-    raise ValueError(f"schedule must be 'plateau' or 'cosine', got {config.schedule!r}")
+    return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
 
 
 def _step_loss(model, views, loss_config):

@@ -23,6 +23,7 @@ import pandas as pd
 
 from hrlib.evaluate.features import BASELINES, runs_as_features, select_baselines
 from hrlib.evaluate.tables import evaluate_probes, transfer_matrix
+from hrlib.files import writable_file, write_text
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ ABLATIONS = {
 }
 
 
-def ablation_runs(zoo, table: str, runs="runs", epochs: int = 0, quick: bool = False, only=None,
+def ablation_runs(zoo, table: str, runs="runs", epochs: int | None = None, quick: bool = False, only=None,
                   device="auto", progress: bool = True) -> dict[str, str]:
     """Train (or resume, or reuse) the hyper-representations one ablation table compares.
 
@@ -55,7 +56,7 @@ def ablation_runs(zoo, table: str, runs="runs", epochs: int = 0, quick: bool = F
         loss, encoder = setting.get("loss", "E_cD"), setting.get("encoder", "Att_N+t")
         augment = setting.get("augment", "P,E")
         config = configure(zoo, loss=loss, encoder=encoder, augment=augment, epochs=epochs, quick=quick, device=device)
-        path = run_dir(runs, zoo.path.name if zoo.path else "zoo", False, loss, encoder, augment, epochs)
+        path = run_dir(runs, zoo.path.name if zoo.path else "zoo", False, loss, encoder, augment, epochs or 0)
         train(zoo, path, config, device=device, progress=progress)
         out[name] = str(path)
     return out
@@ -98,7 +99,7 @@ def table5(zoo, runs: dict[str, str] | None = None, features=BASELINES, n_compon
     Returns the `ProbeReport`; its table has the baselines in the paper's order, then the runs.
     """
     chosen = select_baselines(zoo.layout, features, n_components, max_fit_rows, umap_components)
-    chosen |= runs_as_features(runs or {})
+    chosen |= runs_as_features(runs or {}, zoo, split_seed)
     return evaluate_probes(zoo, chosen, split_seed=split_seed)
 
 
@@ -107,7 +108,7 @@ def ablation(zoo, runs: dict[str, str], targets=("Eph", "Acc", "F1_C0", "F1_C1",
     """Tables 1-2: one row per run, its test reconstruction R² and probe scores in %."""
     from hrlib.hyper.inference import reconstruction_r2
 
-    report = evaluate_probes(zoo, runs_as_features(runs), list(targets), split_seed=split_seed)
+    report = evaluate_probes(zoo, runs_as_features(runs, zoo, split_seed), list(targets), split_seed=split_seed)
     table = report.table.T
     table.insert(0, "Rec", [100 * reconstruction_r2(runs[name], zoo, report.split.test) for name in table.index])
     return table
@@ -158,9 +159,7 @@ def write_section(path, key: str, text: str) -> Path:
     old = path.read_text() if path.exists() else "# Results\n\nEach section below is rewritten by the command it names.\n"
     pattern = re.compile(rf"<!-- BEGIN {re.escape(key)} -->.*?<!-- END {re.escape(key)} -->\n?", re.S)
     new = pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(new)
-    return path
+    return write_text(writable_file(path), new)
 
 
 def transfer(zoos: dict, runs: dict[str, list[str]] | None = None, target: str = "ggap", features=("W", "s(W)"),
@@ -171,6 +170,7 @@ def transfer(zoos: dict, runs: dict[str, list[str]] | None = None, target: str =
         if len(dirs) != len(zoos):
             raise ValueError(f"{name}: {len(dirs)} runs for {len(zoos)} zoos; give one run per zoo")
         per_zoo = dict(zip(zoos, dirs))
-        runs_as_features({name: dirs[0]})  # a bad run directory fails now, before any work
+        for zoo_name, run in per_zoo.items():  # each run belongs to its zoo; a bad one fails now, before any work
+            runs_as_features({name: run}, zoos[zoo_name], split_seed)
         chosen[name] = lambda fit_zoo, per_zoo=per_zoo, name=name: runs_as_features({name: per_zoo[fit_zoo]})[name]
     return transfer_matrix(zoos, chosen, target, split_seed=split_seed)

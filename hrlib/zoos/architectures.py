@@ -110,7 +110,8 @@ def build_module(name: str, activation: str = "tanh", dropout: float = 0.0) -> n
 
 @functools.cache
 def layout_of(name: str) -> Layout:
-    return Layout.of_module(build_module(name))
+    with torch.device("meta"):  # shapes only: no memory, no initialization, no draw from the global RNG
+        return Layout.of_module(build_module(name))
 
 
 ODD_ACTIVATIONS = ("tanh", "linear")

@@ -14,15 +14,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import shutil
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from hrlib.datasets import catalog
+from hrlib.files import atomic, writable_dir, write_text
 from hrlib.zoos import architectures as arch
 from hrlib.zoos.population import FACTORS, pick_device, train_population
 from hrlib.zoos.presets import Preset, get_preset
@@ -74,8 +75,10 @@ def partial_dir(out: Path) -> Path:
 class Build:
     """One build of a preset into `out`: its work directory, the shards still missing, save and merge.
 
-    Opening a build refuses an existing `out`, and a work directory left by a build of a different
-    configuration (never mixed in); it resumes one of the same configuration.
+    Opening a build checks everything it can before any training: `out` must not exist and its
+    folder must be writable; a work directory left by a build of a different configuration is
+    refused (never mixed in), one of the same configuration resumed, and a damaged shard in it is
+    named, removed and trained again. Nothing is written until the first shard is saved.
     """
 
     def __init__(self, preset: Preset, out):
@@ -83,16 +86,15 @@ class Build:
         self.out = Path(out)
         if self.out.exists():
             raise FileExistsError(f"{self.out} exists; remove it or choose another --out")
+        writable_dir(self.out.parent)
         self.work = partial_dir(self.out)
-        self.work.mkdir(parents=True, exist_ok=True)
-        plan = self.work / "plan.json"
-        config = json.dumps(preset.to_dict(), sort_keys=True, default=str)
-        if plan.exists() and plan.read_text() != config:
+        self.plan = json.dumps(preset.to_dict(), sort_keys=True, default=str)
+        plan_file = self.work / "plan.json"
+        if plan_file.exists() and plan_file.read_text() != self.plan:
             raise ValueError(f"{self.work} holds an interrupted build of a different configuration; "
                              "delete it to start over")
-        plan.write_text(config)
         self.shards = shards(preset)
-        self.missing = [i for i in range(len(self.shards)) if not self.shard_file(i).exists()]
+        self.missing = [i for i in range(len(self.shards)) if not self._intact(i)]
         if len(self.missing) < len(self.shards):
             log.info("resuming %s: %d of %d shards already trained", self.out,
                      len(self.shards) - len(self.missing), len(self.shards))
@@ -101,12 +103,31 @@ class Build:
     def shard_file(self, index: int) -> Path:
         return self.work / f"shard-{index:05d}.npz"
 
-    def save(self, index: int, arrays: dict[str, np.ndarray]):
-        """Write one trained shard, atomically."""
+    def _intact(self, index: int) -> bool:
+        """Whether shard `index` is saved and readable; a damaged one is removed, to be trained again."""
         path = self.shard_file(index)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
+        if not path.exists():
+            return False
+        try:
+            with zipfile.ZipFile(path) as archive:
+                damaged = archive.testzip()  # the first member whose checksum fails, if any
+                if damaged is None and not {"weights.npy", "diverged.npy"} <= set(archive.namelist()):
+                    damaged = "its arrays"
+        except (zipfile.BadZipFile, OSError) as err:
+            damaged = str(err)
+        if damaged is None:
+            return True
+        log.warning("%s is damaged (%s): shard %d will be trained again", path, damaged, index)
+        path.unlink()
+        return False
+
+    def save(self, index: int, arrays: dict[str, np.ndarray]):
+        """Write one trained shard, atomically; the first one creates the work directory."""
+        self.work.mkdir(exist_ok=True)
+        if not (self.work / "plan.json").exists():
+            write_text(self.work / "plan.json", self.plan)
+        with atomic(self.shard_file(index)) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)
 
     def finish(self) -> Zoo:
         """Assemble the finished shards into the zoo at `out`, atomically, and remove the work directory."""
@@ -122,8 +143,9 @@ def create_zoo(preset: Preset | str, out, device: str = "auto", progress: bool =
     from tqdm.auto import tqdm
 
     preset = get_preset(preset) if isinstance(preset, str) else preset
+    pick_device(device)  # an unusable device fails now, before anything is trained
     build = Build(preset, out)
-    data = load_data(preset) if build.missing else None
+    data = load_data(preset) if build.missing else None  # bad data options fail here, before anything is written
     with tqdm(total=sum(shard_work(preset, i) for i in build.missing), desc=f"zoo {preset.name}", unit="epoch",
               disable=not progress) as bar:
         for i in build.missing:

@@ -42,6 +42,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from hrlib.files import writable_dir
 from hrlib.zoos import architectures as arch
 from hrlib.zoos.layout import Layer, Layout
 from hrlib.zoos.zoo import Zoo, load_zoo
@@ -70,7 +71,6 @@ class ImportFormatError(ValueError):
 @contextlib.contextmanager
 def _scratch(out: Path, shape: tuple[int, int, int]):
     """A float32 memmap (m, c, p) in a temporary directory beside `out`, removed afterwards."""
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.import.", dir=out.parent))
     try:
         yield np.lib.format.open_memmap(tmp / "weights.npy", mode="w+", dtype=np.float32, shape=shape)
@@ -92,6 +92,10 @@ def _complete(entries: dict) -> tuple[list, list[int], list[dict]]:
 
 def _save(out: Path, weights: np.ndarray, rows: list[dict], layout: Layout, manifest: dict) -> Zoo:
     """Assemble and save the zoo; `rows` holds one dict of properties per checkpoint, model-major."""
+    if not rows:
+        dropped = manifest.get("dropped", [])
+        reasons = sorted({d["reason"] for d in dropped})
+        raise ImportFormatError(f"no model could be imported: all {len(dropped)} were dropped ({'; '.join(reasons)})")
     props = pd.DataFrame(rows)
     if {"train_acc", "test_acc"} <= set(props):
         props["ggap"] = props["train_acc"] - props["test_acc"]
@@ -105,6 +109,7 @@ def _out_path(out) -> Path:
     out = Path(out)
     if out.exists():
         raise FileExistsError(f"{out} exists; remove it or choose another --out")
+    writable_dir(out.parent)
     return out
 
 
@@ -346,6 +351,16 @@ def import_state_dicts(src, out, architecture=None, properties=None) -> Zoo:
         table = pd.read_csv(properties)
         if "file" not in table:
             raise ImportFormatError(f"{properties}: needs a 'file' column naming each checkpoint (relative to {src})")
+        for column in ("file", "model", "epoch"):  # line numbers count the header as line 1
+            blank = table[column].isna() if column in table else pd.Series(False, index=table.index)
+            if blank.any():
+                raise ImportFormatError(f"{properties}, line {blank.idxmax() + 2}: the {column!r} cell is blank")
+        if "epoch" in table:
+            epochs = pd.to_numeric(table["epoch"], errors="coerce")
+            bad = epochs.isna() | (epochs % 1 != 0)
+            if bad.any():
+                line = bad.idxmax()
+                raise ImportFormatError(f"{properties}, line {line + 2}: epoch {table['epoch'][line]!r} is not a whole number")
         for row in table.to_dict("records"):
             path = src / str(row.pop("file"))
             if not path.is_file():

@@ -80,10 +80,20 @@ class PopulationResult:
 
 
 def pick_device(device: str | torch.device = "auto") -> torch.device:
-    """'auto' is CUDA when present, else the CPU."""
+    """'auto' is CUDA when present, else the CPU; a device this machine lacks is refused by name."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device {device!r}: {err}; use auto, cpu, cuda or cuda:N") from None
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: no CUDA GPU is available here; use cpu or auto")
+    if chosen.type == "cuda" and chosen.index is not None and chosen.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    if chosen.type not in ("cpu", "cuda"):
+        raise ValueError(f"device {device!r}: hrlib runs on cpu or cuda")
+    return chosen
 
 
 # ---- optimizers, vectorized over models ---------------------------------------------------------
@@ -332,11 +342,22 @@ def train_alone(
     epochs: int,
     batch_size: int,
 ) -> list[torch.Tensor]:
-    """Reference: one model, a plain torch module and torch.optim. Returns its flat weights per epoch."""
+    """Reference: one model, a plain torch module and torch.optim. Returns its flat weights per epoch.
+
+    Its dropout draws from a fork of torch's global RNG seeded with the model's seed, so the
+    caller's random state is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(spec.seed)
+        return _train_alone(architecture, spec, train, epochs, batch_size)
+
+
+def _train_alone(architecture, spec, train, epochs, batch_size) -> list[torch.Tensor]:
     layout = arch.layout_of(architecture)
     x, y = (torch.tensor(np.asarray(a)) for a in train)
     gen = torch.Generator().manual_seed(spec.seed)
-    module = arch.build_module(architecture, spec.activation, spec.dropout)
+    with torch.device("meta"):  # init_module_ below sets every weight
+        module = arch.build_module(architecture, spec.activation, spec.dropout)
+    module.to_empty(device="cpu")
     arch.init_module_(module, spec.init, gen, spec.init_std, spec.bias_init)
     indices = torch.arange(len(y))
     if spec.train_fraction < 1:

@@ -46,6 +46,15 @@ class Preset:
     shard_size: int = 1000
     description: str = ""
 
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "shard_size", "samples", "seeds"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name.replace('_', ' ')} must be at least 1, got {getattr(self, name)}")
+        subsets = {k: v for k, v in self.data_options.items() if k.endswith("_subset") and v is not None}
+        for name, size in subsets.items():
+            if size < 1:
+                raise ValueError(f"{name.replace('_', ' ')} must be at least 1 image, got {size}")
+
     def specs(self) -> list[ModelSpec]:
         configs = [dict(zip(self.grid, values)) for values in itertools.product(*self.grid.values())]
         if self.sampled:
@@ -76,12 +85,11 @@ class Preset:
         if train_subset is not None:
             changes["data_options"] = {"subset_seed": 0, **self.data_options, "train_subset": train_subset}
         if models is not None:
-            if models < 1:
-                raise ValueError(f"models must be at least 1, got {models}")
+            available = len(dataclasses.replace(self, n_models=None).specs())
+            if not 1 <= models <= available:
+                raise ValueError(f"{self.name} holds {available} models; models must be 1..{available}, got {models}")
             changes["n_models"] = models
         if epochs is not None:
-            if epochs < 1:
-                raise ValueError(f"epochs must be at least 1, got {epochs}")
             changes["epochs"] = epochs
             if self.checkpoint_epochs is not None:
                 scaled = {round(e * epochs / self.epochs) for e in self.checkpoint_epochs}

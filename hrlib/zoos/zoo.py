@@ -104,6 +104,11 @@ class Zoo:
         return self.manifest.get("architecture")
 
     @property
+    def fingerprint(self) -> str | None:
+        """The sha256 of the saved weights: what identifies a zoo (None for one never saved)."""
+        return self.manifest.get("files", {}).get(WEIGHTS_FILE)
+
+    @property
     def n_models(self) -> int:
         return self.weights.shape[0]
 
@@ -215,6 +220,10 @@ def load_zoo(path, verify: bool = True) -> Zoo:
             f"{manifest_path}: format {manifest.get('format')!r} version {manifest.get('format_version')!r} "
             f"is not one this hrlib reads ({FORMAT!r} version {FORMAT_VERSION})"
         )
+    missing = [key for key in ("files", "shape", "layout") if key not in manifest]
+    missing += [f"files.{name}" for name in (WEIGHTS_FILE, PROPERTIES_FILE) if name not in manifest.get("files", {})]
+    if missing:
+        raise ZooError(f"{manifest_path}: lacks {', '.join(missing)}; the manifest is damaged or was not written by hrlib")
     for name in (WEIGHTS_FILE, PROPERTIES_FILE):
         file = path / name
         if not file.is_file():

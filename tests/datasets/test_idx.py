@@ -230,5 +230,7 @@ def test_add_to_cache_identifies_files_by_checksum(tmp_path, empty_cache):
     for f in mnist.FILES["test"]:
         shutil.copy(real_file(source, f), package / f)
     write_idx(package / "other-idx1-ubyte", np.zeros(5, np.uint8))  # an IDX file of no known data set
-    assert mnist.add_to_cache(tmp_path) == ["mnist/t10k-images-idx3-ubyte", "mnist/t10k-labels-idx1-ubyte"]
+    added, rejected = mnist.add_to_cache(tmp_path)
+    assert added == ["mnist/t10k-images-idx3-ubyte", "mnist/t10k-labels-idx1-ubyte"]
+    assert list(rejected) == [str(package / "other-idx1-ubyte")] and "not a known" in rejected[str(package / "other-idx1-ubyte")]
     assert mnist.status()["mnist"] == {"train": "missing", "test": str(mnist.cache_dir() / "data" / "mnist")}

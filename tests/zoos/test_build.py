@@ -35,7 +35,7 @@ def test_build_resumes_from_finished_shards(tmp_path, caplog):
 
 def test_a_different_configuration_does_not_reuse_shards(tmp_path):
     out = tmp_path / "zoo"
-    Build(small_preset(), out)
+    Build(small_preset(), out).save(0, train_shard(small_preset(), 0))
     with pytest.raises(ValueError, match="different configuration"):
         Build(small_preset(batch_size=8), out)
 

@@ -35,7 +35,7 @@ def test_overrides_shrink_a_preset():
     assert scaled.checkpoints == list(range(44))
     with pytest.raises(ValueError, match="unknown preset"):
         get_preset("imagenet_seed")
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ValueError, match=r"tetris_seed holds 1000 models; models must be 1\.\.1000, got 0"):
         get_preset("tetris_seed").override(models=0)
 
 

@@ -1,0 +1,54 @@
+"""Writing files safely: atomically (a file is complete or absent, never half-written), and only
+where writing is possible, which is checked before any long computation starts."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from hrlib.errors import OutputError
+
+
+def writable_dir(directory) -> Path:
+    """`directory`, created with its parents when missing, once a file could be written in it."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".hrlib-write-check-"):
+            pass
+    except OSError as err:
+        raise OutputError(f"{directory}: cannot write here ({err.strerror or err})") from None
+    return directory
+
+
+def writable_file(path) -> Path:
+    """`path`, once its folder exists (created when missing) and a file could be written there."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; name a file")
+    writable_dir(path.parent)
+    return path
+
+
+@contextlib.contextmanager
+def atomic(path):
+    """Yield a temporary path beside `path`; when the block succeeds it replaces `path` in one step.
+
+    The temporary name ends like `path` (``.tmp-t.csv.gz`` for ``t.csv.gz``), so writers that read a
+    format off the suffix (pandas' compression, numpy's ``.npz``) write the same file."""
+    path = Path(path)
+    tmp = path.with_name(f".tmp-{path.name}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path, text: str) -> Path:
+    """Write `text` to `path` atomically."""
+    with atomic(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
