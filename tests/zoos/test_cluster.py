@@ -114,10 +114,12 @@ def test_a_failed_shard_is_reported_and_a_rerun_trains_only_it(cluster, referenc
 
 def test_an_interrupted_cli_build_resumes_with_only_the_missing_shards(cluster, tmp_path, caplog):
     """Ctrl-C a `--ray ADDRESS` build (a second driver on the same cluster), then finish it."""
-    preset = get_preset("tetris_seed").override(models=120, epochs=10, shard_size=10)  # 12 shards
+    # 12 shards of about a second each (10 tetris models train 10 epochs in 0.1 s), so that the build
+    # is still running when the first shard is saved and the interruption arrives
+    preset = get_preset("tetris_seed").override(models=120, epochs=100, shard_size=10)
     out = tmp_path / "zoo"
     cmd = [sys.executable, "-m", "hrlib", "zoo", "create", "tetris_seed", "--out", str(out), "--quiet",
-           "--models", "120", "--epochs", "10", "--shard-size", "10", "--ray", cluster]
+           "--models", "120", "--epochs", "100", "--shard-size", "10", "--ray", cluster]
     proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 180
     while not any(shard_file(out, i).exists() for i in range(12)) and time.time() < deadline \
