@@ -23,6 +23,11 @@ def _zoo_create(args):
     preset = get_preset(args.preset).override(
         models=args.models, epochs=args.epochs, train_subset=args.train_subset, **changes
     )
+    if args.dry_run:
+        from hrlib.zoos.estimate import estimate
+
+        print(estimate(preset, args.device))
+        return
     if args.ray is None:
         zoo = create_zoo(preset, args.out, device=args.device, progress=not args.quiet)
     else:
@@ -198,6 +203,9 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--shard-size", type=int, help="models per shard, the unit of resumption (preset default)")
     create.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     create.add_argument("--quiet", action="store_true", help="no progress bar")
+    create.add_argument("--dry-run", action="store_true",
+                        help="print the zoo's size, disk and estimated time here (from a short calibration run), "
+                             "then stop; nothing is written")
     create.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
                         help="run the shards as Ray tasks: on the cluster at ADDRESS (auto, HOST:6379, "
                              "ray://HOST:10001) or, without one, on a new local Ray (pip install 'hrlib[ray]')")

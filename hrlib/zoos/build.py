@@ -60,10 +60,8 @@ def train_shard(preset: Preset, index: int, device="cpu", progress=None, data=No
 
 
 def shard_work(preset: Preset, index: int) -> int:
-    """Progress units (group-epochs) of one shard, for a progress bar."""
-    members = shards(preset)[index]
-    groups = {s.group for s in preset.specs()[members.start : members.stop]}
-    return len(groups) * preset.epochs
+    """Progress units of one shard: model-epochs."""
+    return len(shards(preset)[index]) * preset.epochs
 
 
 def partial_dir(out: Path) -> Path:
@@ -146,8 +144,8 @@ def create_zoo(preset: Preset | str, out, device: str = "auto", progress: bool =
     pick_device(device)  # an unusable device fails now, before anything is trained
     build = Build(preset, out)
     data = load_data(preset) if build.missing else None  # bad data options fail here, before anything is written
-    with tqdm(total=sum(shard_work(preset, i) for i in build.missing), desc=f"zoo {preset.name}", unit="epoch",
-              disable=not progress) as bar:
+    with tqdm(total=sum(shard_work(preset, i) for i in build.missing), desc=f"zoo {preset.name}",
+              unit=" model-epochs", unit_scale=True, disable=not progress) as bar:
         for i in build.missing:
             build.save(i, train_shard(preset, i, device, progress=bar.update, data=data))
     return build.finish()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from hrlib import load_zoo
-from hrlib.zoos.build import Build, create_zoo, partial_dir, train_shard
+from hrlib.zoos.build import Build, create_zoo, partial_dir, shard_work, train_shard
 from hrlib.zoos.presets import get_preset
 
 
@@ -66,3 +66,11 @@ def test_killed_cli_build_leaves_no_zoo_and_resumes(tmp_path):
     # the shards trained before the kill agree with a fresh, uninterrupted computation
     again = train_shard(get_preset("tetris_seed").override(models=300, epochs=20, shard_size=50), 0)
     np.testing.assert_array_equal(zoo.weights[:50], again["weights"])
+
+
+def test_progress_counts_model_epochs(tmp_path):
+    preset = get_preset("tetris_hyp").override(models=12, epochs=3, shard_size=5)  # several groups, 3 shards
+    done = []
+    for i in range(3):
+        train_shard(preset, i, progress=done.append)
+    assert sum(done) == 12 * 3 == sum(shard_work(preset, i) for i in range(3))

@@ -1,6 +1,7 @@
 """CNN-s and CNN-u in the vectorized trainer: the same weights as training alone, per-model dropout,
 Unterthiner's init schemes, and chunked evaluation that agrees with a direct computation."""
 
+import functools
 import math
 
 import numpy as np
@@ -119,3 +120,21 @@ def test_init_schemes():
         torch.testing.assert_close(arch.layout_of("cnn_u").flatten(a.state_dict()), b, rtol=0, atol=0)
     with pytest.raises(ValueError, match="init_std"):
         ModelSpec(seed=1, init_std=0)
+
+
+@pytest.mark.parametrize("name", ["cnn_s", "cnn_u"])
+def test_chunks_of_models_change_nothing(name, monkeypatch):
+    """The CPU trains and evaluates models in cache-sized chunks; a chunk of one model and one chunk
+    of all give the same weights and metrics (the kernels' last bits aside)."""
+    from hrlib.zoos import population
+
+    specs = [ModelSpec(seed=s, lr=1e-3, init="he_normal", bias_init=0.0) for s in range(1, 6)]
+    train = functools.partial(train_population, name, specs, TRAIN, TEST, epochs=2, batch_size=16)
+    monkeypatch.setitem(population.CHUNK_BYTES, "cpu", 1)
+    assert [len(range(5)[c]) for c in population.model_chunks(name, 5, 16, "cpu")] == [1] * 5
+    alone = train()
+    monkeypatch.setitem(population.CHUNK_BYTES, "cpu", 2**40)
+    together = train()
+    np.testing.assert_allclose(alone.weights, together.weights, rtol=1e-5, atol=1e-5)
+    for metric in ("train_loss", "test_acc", "f1_c3"):
+        np.testing.assert_allclose(alone.metrics[metric], together.metrics[metric], rtol=1e-5, atol=1e-5)
