@@ -23,6 +23,15 @@ def writable_dir(directory) -> Path:
     return directory
 
 
+def new_output(path) -> Path:
+    """`path`, once it is known not to exist and its folder is writable: where a zoo will be written."""
+    path = Path(path)
+    if path.exists():
+        raise FileExistsError(f"{path} exists; remove it or choose another --out")
+    writable_dir(path.parent)
+    return path
+
+
 def writable_file(path) -> Path:
     """`path`, once its folder exists (created when missing) and a file could be written there."""
     path = Path(path)

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from hrlib.datasets import catalog
-from hrlib.files import atomic, writable_dir, write_text
+from hrlib.files import atomic, new_output, write_text
 from hrlib.zoos import architectures as arch
 from hrlib.zoos.population import FACTORS, pick_device, train_population
 from hrlib.zoos.presets import Preset, get_preset
@@ -81,10 +81,7 @@ class Build:
 
     def __init__(self, preset: Preset, out):
         self.preset = preset
-        self.out = Path(out)
-        if self.out.exists():
-            raise FileExistsError(f"{self.out} exists; remove it or choose another --out")
-        writable_dir(self.out.parent)
+        self.out = new_output(out)
         self.work = partial_dir(self.out)
         self.plan = json.dumps(preset.to_dict(), sort_keys=True, default=str)
         plan_file = self.work / "plan.json"

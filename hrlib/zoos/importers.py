@@ -42,7 +42,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from hrlib.files import writable_dir
+from hrlib.files import new_output
 from hrlib.zoos import architectures as arch
 from hrlib.zoos.layout import Layer, Layout
 from hrlib.zoos.zoo import Zoo, load_zoo
@@ -103,14 +103,6 @@ def _save(out: Path, weights: np.ndarray, rows: list[dict], layout: Layout, mani
                 "models_dropped": len(manifest.get("dropped", []))}
     Zoo(weights, props, layout, manifest).save(out)
     return load_zoo(out)
-
-
-def _out_path(out) -> Path:
-    out = Path(out)
-    if out.exists():
-        raise FileExistsError(f"{out} exists; remove it or choose another --out")
-    writable_dir(out.parent)
-    return out
 
 
 def load_state_dict(path) -> dict[str, torch.Tensor]:
@@ -227,7 +219,7 @@ def unterthiner_permutation(layout_csv: pd.DataFrame, n_columns: int) -> tuple[L
 
 def import_unterthiner(src, out, architecture=None, properties=None, chunk: int = 256) -> Zoo:
     """Convert a Small CNN Zoo directory into an hrlib zoo at `out` (see the module docstring)."""
-    src, out = Path(src), _out_path(out)
+    src, out = Path(src), new_output(out)
     metrics_path = next((src / n for n in ("metrics.csv", "metrics.csv.gz") if (src / n).is_file()), None)
     if not (src / "weights.npy").is_file() or metrics_path is None or not (src / "layout.csv").is_file():
         raise ImportFormatError(f"{src}: a Small CNN Zoo directory holds weights.npy, metrics.csv[.gz] and layout.csv")
@@ -297,7 +289,7 @@ def _read_results(path: Path) -> dict[int, dict]:
 
 def import_modelzoos(src, out, architecture=None, properties=None) -> Zoo:
     """Convert a directory of Model Zoos 2022 ray.tune trials into an hrlib zoo at `out`."""
-    src, out = Path(src), _out_path(out)
+    src, out = Path(src), new_output(out)
     trials = [src] if (src / "params.json").is_file() else sorted(p.parent for p in src.glob("*/params.json"))
     if not trials:
         raise ImportFormatError(f"{src}: no ray.tune trial directories (with params.json) here")
@@ -344,7 +336,7 @@ def _last_number(path: Path) -> int:
 
 def import_state_dicts(src, out, architecture=None, properties=None) -> Zoo:
     """Convert a folder of PyTorch state_dicts (and an optional properties CSV) into an hrlib zoo at `out`."""
-    src, out = Path(src), _out_path(out)
+    src, out = Path(src), new_output(out)
     extra: dict[tuple, dict] = {}
     files: dict = {}  # model -> {epoch: path}
     if properties is not None:
