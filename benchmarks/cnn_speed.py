@@ -9,9 +9,9 @@ and on the full test set, as a zoo build does:
   evaluation per model with large batches.
 
 Prints both times and the ratio. ``--variants`` also times one training step (forward and
-backward, batch 10 per model) of the population done four ways: hrlib's grouped convolution on
-channels-last maps, the same on contiguous maps, ``torch.func.vmap`` over the plain module, and a
-loop over modules; this is the measurement behind the choice in `hrlib.zoos.architectures`.
+backward, batch 10 per model) of the population done five ways: hrlib's grouped convolution on
+channels-last maps, the same on contiguous maps, each convolution as unfold + one batched matrix
+product over the models, ``torch.func.vmap`` over the plain module, and a loop over modules; this is the measurement behind the choice in `hrlib.zoos.architectures`.
 ``--full-zoo`` times the whole `mnist_seed` zoo (1000 models × 50 epochs): a GPU job.
 
     python benchmarks/cnn_speed.py [--models 32] [--epochs 1] [--subset 10000] [--threads N] [--variants]
@@ -55,8 +55,34 @@ def per_model_loop(specs, train, test, epochs, batch_size):
             evaluate_alone(module, *tensors[2:])
 
 
+def unfolded_forward(flat, x):
+    """CNN-s logits of m models with every convolution as unfold + a batched matrix product
+    (im2col): x (m, b, 1, 28, 28) -> (m, b, 10)."""
+    layout = arch.layout_of("cnn_s")
+    params, layer = layout.unflatten(flat), 0
+    for op in arch._spec("cnn_s")["ops"]:
+        if op[0] in ("conv", "linear"):
+            key = layout.layers[layer].name
+            w, bias = params[f"{key}.weight"], params[f"{key}.bias"]
+            layer += 1
+        if op[0] == "conv":
+            m, b, _, h, width = x.shape
+            cols = F.unfold(x.flatten(0, 1), op[3]).unflatten(0, (m, b))  # (m, b, c*k*k, positions)
+            x = torch.einsum("mbkl,mok->mbol", cols, w.flatten(2)) + bias[:, None, :, None]
+            x = x.unflatten(-1, (h - op[3] + 1, width - op[3] + 1))
+        elif op[0] == "maxpool":
+            x = F.max_pool2d(x.flatten(0, 1), op[1]).unflatten(0, x.shape[:2])
+        elif op[0] == "act":
+            x = torch.tanh(x)
+        elif op[0] == "flatten":
+            x = x.flatten(2)
+        elif op[0] == "linear":
+            x = torch.matmul(x, w.transpose(-1, -2)) + bias.unsqueeze(-2)
+    return x
+
+
 def step_variants(m, repeats=5):
-    """ms per training step (forward + backward, batch 10 per model) of m CNN-s models, four ways."""
+    """ms per training step (forward + backward, batch 10 per model) of m CNN-s models, five ways."""
     layout = arch.layout_of("cnn_s")
     flat = (torch.randn(m, layout.n_params) * 0.1).requires_grad_()
     x, y = torch.rand(m, 10, 1, 28, 28), torch.randint(0, 10, (m * 10,))
@@ -85,6 +111,7 @@ def step_variants(m, repeats=5):
     ways = {
         "grouped conv, channels-last (hrlib)": grad_of(lambda f, xb: arch.population_forward("cnn_s", f, xb, "tanh")),
         "grouped conv, contiguous": grad_of(contiguous),
+        "unfold + batched matmul": grad_of(unfolded_forward),
         "torch.func.vmap": grad_of(vmapped),
         "loop over modules": loop,
     }
@@ -104,7 +131,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--subset", type=int, default=10000, help="training images (stratified subset)")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
-    parser.add_argument("--variants", action="store_true", help="also time one step four ways")
+    parser.add_argument("--variants", action="store_true", help="also time one step five ways")
     parser.add_argument("--full-zoo", action="store_true", help="time the full mnist_seed zoo (GPU)")
     args = parser.parse_args()
     if args.threads:
