@@ -58,7 +58,7 @@ def _train(args):
     zoo = load_zoo(args.zoo)
     changes = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size), ("seed", args.seed)) if v is not None}
     config = configure(zoo, args.recipe or "", args.loss or "", args.encoder or "", args.epochs, args.gamma,
-                       args.augment or "", device=args.device, **changes)
+                       args.augment or "", device=args.device, reduction=args.reduction, **changes)
     run = train(zoo, args.out, config, device=args.device, progress=not args.quiet)
     print(f"{run.path}: {run.model_config.name} {run.config.loss.name}, test reconstruction R² "
           f"{run.result['test_r2']:.3f} (best epoch {run.result['best_epoch']} of {run.config.epochs})")
@@ -160,7 +160,10 @@ def _reproduce(args):
         name = args.paper or zoo.manifest.get("preset", "zoo")
         runs = _runs(args.runs)
         if args.train:
-            runs = rep.ablation_runs(zoo, args.table, args.runs_dir, args.epochs, progress=not args.quiet) | runs
+            missing = [row for row in rep.ABLATIONS[args.table] if row not in runs]  # --run rows are not retrained
+            runs = rep.ablation_runs(zoo, args.table, args.runs_dir, args.epochs, progress=not args.quiet,
+                                     only=missing, reduction=args.reduction) | runs
+            runs = {row: runs[row] for row in [*rep.ABLATIONS[args.table], *runs] if row in runs}  # the paper's order
         if args.table == "table3":
             table = rep.table3(zoo, runs)
             title = f"Table 3 on {name}: test reconstruction R², %, by augmentation; paper in parentheses"
@@ -171,6 +174,8 @@ def _reproduce(args):
         if args.train:
             body += f"\n\n- Each hyper-representation trained with `hrlib.hyper.config.configure(zoo, ...)`: the CPU recipe " \
                     f"for the zoo{f', {args.epochs} epochs' if args.epochs else ''}, run directories under {args.runs_dir}/hr/."
+        if args.reduction:
+            title += f"; reconstruction error: {args.reduction} over weights"
     else:
         loaded = [load_zoo(d) for d in args.zoos]
         zoos = {str(zoo.manifest.get("preset", d)): zoo for zoo, d in zip(loaded, args.zoos)}
@@ -182,10 +187,11 @@ def _reproduce(args):
         body = rep.side_by_side(table, digits=2)
         name = "-".join(zoos)
         title = f"Table 7 ({args.target}): Kendall's τ, rows fitted, columns evaluated"
-    text = rep.section(f"{args.table}:{name}", title, body, command, time.perf_counter() - start)
+    key = f"{args.table}:{name}" + (f":{args.reduction}" if args.reduction else "")
+    text = rep.section(key, title, body, command, time.perf_counter() - start)
     print(text)
     if args.results:
-        print(f"written to {rep.write_section(args.results, f'{args.table}:{name}', text)}")
+        print(f"written to {rep.write_section(args.results, key, text)}")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -252,6 +258,8 @@ def parser() -> argparse.ArgumentParser:
                                       "(default: the CPU recipe for the zoo's size)")
     tr.add_argument("--loss", help="ED, E_c, E_cD or E_c+D")
     tr.add_argument("--gamma", type=float, help="weight of the contrastive term")
+    tr.add_argument("--reduction", choices=("mean", "sum"),
+                    help="reconstruction error over weights: mean (the authors' code) or sum (the paper's text)")
     tr.add_argument("--encoder", "--arch", dest="encoder", help="FF, Att_W, Att_W+t, Att_N or Att_N+t")
     tr.add_argument("--augment", help="augmentations: -, P, E, N or combinations such as P,E")
     tr.add_argument("--epochs", type=int)
@@ -293,6 +301,9 @@ def parser() -> argparse.ArgumentParser:
                            help="tables 1-3: train (or resume) the runs the table compares, under --runs-dir/hr/")
     reproduce.add_argument("--epochs", type=int, help="with --train: epochs per run (default: the recipe's)")
     reproduce.add_argument("--runs-dir", default="runs", help="with --train: where runs go (default runs)")
+    reproduce.add_argument("--reduction", choices=("mean", "sum"),
+                           help="with --train: reconstruction error over weights, mean or sum (default: the recipe's); "
+                                "the table gets its own section")
     reproduce.add_argument("--quiet", action="store_true", help="no progress bars")
     reproduce.set_defaults(run=_reproduce)
     return top

@@ -53,7 +53,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        return cls(**{**d, "loss": LossConfig(**d["loss"]), "augment": AugmentConfig(**d["augment"]),
+        # runs saved before the reduction was a setting summed over weights
+        loss = LossConfig(**{"reduction": "sum", **d["loss"]})
+        return cls(**{**d, "loss": loss, "augment": AugmentConfig(**d["augment"]),
                       "model": upgrade_settings(d.get("model", {}))})
 
     def replace(self, **changes) -> "TrainConfig":
@@ -113,7 +115,7 @@ def default_recipe(zoo: Zoo) -> str:
 
 def configure(zoo: Zoo, recipe: str = "", loss: str = "", encoder: str = "", epochs: int | None = None,
               gamma: float | None = None, augment: str = "", quick: bool = False, device="auto",
-              **changes) -> TrainConfig:
+              reduction: str | None = None, **changes) -> TrainConfig:
     """A TrainConfig from a recipe and the paper's names for the loss, encoder and augmentations.
 
     No recipe: the CPU recipe for the zoo's size; for CNN zoos on a GPU, the paper's size. `quick`
@@ -126,9 +128,10 @@ def configure(zoo: Zoo, recipe: str = "", loss: str = "", encoder: str = "", epo
             recipe = "mnist_paper"
     config = get_recipe(recipe)
     if loss:
-        changes["loss"] = LossConfig.named(loss, config.loss.gamma if gamma is None else gamma)
-    elif gamma is not None:
-        changes["loss"] = {"gamma": gamma}
+        changes["loss"] = LossConfig.named(loss, config.loss.gamma if gamma is None else gamma,
+                                           reduction or config.loss.reduction)
+    elif gamma is not None or reduction is not None:
+        changes["loss"] = {k: v for k, v in (("gamma", gamma), ("reduction", reduction)) if v is not None}
     if augment:
         changes["augment"] = AugmentConfig.named(augment)
     changes["model"] = named_settings(encoder or "Att_N+t")  # always spelled out: runs compare equal

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 CONTRASTS = ("nt_xent", "positive")
+REDUCTIONS = ("mean", "sum")
 
 
 def nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
@@ -31,14 +32,17 @@ def positive_contrast(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return -F.cosine_similarity(a, b, dim=1).mean()
 
 
-def reconstruction(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The paper's L_MSE: the squared error summed over a sample's weights, averaged over samples.
+def reconstruction(recon: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """L_MSE between decoded and input weights, (B, p) each.
 
-    Summing over weights (not averaging) is what the paper writes, 1/M Σ_i ||w_i − ŵ_i||². The
-    authors' code averaged over weights instead, so the same γ weighs reconstruction p times more
-    here than there (docs/method.md, "Losses").
+    "mean": the mean squared error over every weight of the batch, as the authors' code computes it
+    (`MSELoss(reduction="mean")`); the paper's γ values balance this per-weight error against the
+    contrast. "sum": the squared error summed over a sample's p weights and averaged over samples,
+    1/B Σ_i ||w_i − ŵ_i||² as the paper's text writes it: p times the "mean" value, so the same γ
+    weighs reconstruction p times more against the contrast (docs/method.md, "Losses").
     """
-    return ((recon - target) ** 2).sum(1).mean()
+    squared = (recon - target) ** 2
+    return squared.mean() if reduction == "mean" else squared.sum(1).mean()
 
 
 def r2(recon: torch.Tensor, target: torch.Tensor) -> float:
@@ -50,17 +54,21 @@ def r2(recon: torch.Tensor, target: torch.Tensor) -> float:
 
 @dataclass(frozen=True)
 class LossConfig:
-    """γ and which contrast; `name` gives the paper's E_c, ED, E_cD or E_c+D."""
+    """γ, which contrast and how the reconstruction error is reduced over weights (`reconstruction`);
+    `name` gives the paper's E_c, ED, E_cD or E_c+D."""
 
     gamma: float = 0.5
     contrast: str = "nt_xent"
     temperature: float = 0.1
+    reduction: str = "mean"
 
     def __post_init__(self):
         if not 0 <= self.gamma <= 1:
             raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
         if self.contrast not in CONTRASTS:
             raise ValueError(f"contrast must be one of {CONTRASTS}, got {self.contrast!r}")
+        if self.reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be one of {REDUCTIONS}, got {self.reduction!r}")
 
     @property
     def name(self) -> str:
@@ -79,14 +87,14 @@ class LossConfig:
         return self.gamma < 1
 
     @classmethod
-    def named(cls, name: str, gamma: float = 0.5) -> "LossConfig":
+    def named(cls, name: str, gamma: float = 0.5, reduction: str = "mean") -> "LossConfig":
         """'ED', 'E_c', 'E_cD' or 'E_c+D' (case and underscores ignored) with the given mixing γ."""
         key = name.lower().replace("_", "")
         table = {"ed": (0.0, "nt_xent"), "ec": (1.0, "nt_xent"), "ecd": (gamma, "nt_xent"), "ec+d": (gamma, "positive")}
         if key not in table:
             raise ValueError(f"unknown loss {name!r}; known: ED, E_c, E_cD, E_c+D")
         g, contrast = table[key]
-        return cls(gamma=g, contrast=contrast)
+        return cls(gamma=g, contrast=contrast, reduction=reduction)
 
 
 def hyper_loss(views, outputs, config: LossConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -95,7 +103,7 @@ def hyper_loss(views, outputs, config: LossConfig) -> tuple[torch.Tensor, dict[s
     total = torch.zeros((), device=v1.device)
     parts = {}
     if config.uses_reconstruction:
-        mse = (reconstruction(r1, v1) + reconstruction(r2_, v2)) / 2
+        mse = (reconstruction(r1, v1, config.reduction) + reconstruction(r2_, v2, config.reduction)) / 2
         total = total + (1 - config.gamma) * mse
         parts["mse"] = mse.detach()
     if config.uses_contrast:

@@ -21,6 +21,7 @@ import torch
 
 from hrlib.files import atomic
 from hrlib.hyper.config import TrainConfig
+from hrlib.hyper.losses import LossConfig
 from hrlib.hyper.models import HyperRepresentation, ModelConfig
 
 
@@ -90,12 +91,15 @@ def save_atomic(obj, path: Path):
 
 
 def run_dir(runs, zoo: str, quick: bool = False, loss: str = "E_cD", encoder: str = "Att_N+t",
-            augment: str = "P,E", epochs: int = 0) -> Path:
-    """Where the notebooks keep a run: RUNS/hr/ZOO[-quick]-LOSS-ENCODER[-AUG][-eEPOCHS], the last two
-    only when they differ from the defaults (P,E augmentations, the recipe's epochs)."""
+            augment: str = "P,E", epochs: int = 0, reduction: str = "") -> Path:
+    """Where the notebooks keep a run: RUNS/hr/ZOO[-quick]-LOSS-ENCODER[-AUG][-eEPOCHS][-REDUCTION],
+    the last three only when they differ from the defaults (P,E augmentations, the recipe's epochs,
+    the default reduction of the reconstruction error)."""
     name = f"{Path(zoo).name}{'-quick' if quick else ''}-{loss}-{encoder}"
     if augment.replace(" ", "") != "P,E":
         name += "-aug" + (augment.replace(",", "").replace(" ", "") if augment.strip() != "-" else "none")
     if epochs:
         name += f"-e{epochs}"
+    if reduction and reduction != LossConfig().reduction:
+        name += f"-{reduction}"
     return Path(runs) / "hr" / name.replace("+", "p")

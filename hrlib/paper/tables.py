@@ -37,11 +37,12 @@ ABLATIONS = {
 
 
 def ablation_runs(zoo, table: str, runs="runs", epochs: int | None = None, quick: bool = False, only=None,
-                  device="auto", progress: bool = True) -> dict[str, str]:
+                  device="auto", progress: bool = True, reduction: str | None = None) -> dict[str, str]:
     """Train (or resume, or reuse) the hyper-representations one ablation table compares.
 
     Returns name → run directory, under RUNS/hr/ named by `hrlib.hyper.runs.run_dir`; `only` restricts
-    the table to some of its rows.
+    the table to some of its rows; `reduction` ("mean" or "sum") overrides the recipe's reduction of
+    the reconstruction error.
     """
     from hrlib.hyper.config import configure
     from hrlib.hyper.runs import run_dir
@@ -55,8 +56,10 @@ def ablation_runs(zoo, table: str, runs="runs", epochs: int | None = None, quick
             continue
         loss, encoder = setting.get("loss", "E_cD"), setting.get("encoder", "Att_N+t")
         augment = setting.get("augment", "P,E")
-        config = configure(zoo, loss=loss, encoder=encoder, augment=augment, epochs=epochs, quick=quick, device=device)
-        path = run_dir(runs, zoo.path.name if zoo.path else "zoo", False, loss, encoder, augment, epochs or 0)
+        config = configure(zoo, loss=loss, encoder=encoder, augment=augment, epochs=epochs, quick=quick, device=device,
+                           reduction=reduction)
+        path = run_dir(runs, zoo.path.name if zoo.path else "zoo", False, loss, encoder, augment, epochs or 0,
+                       config.loss.reduction)
         train(zoo, path, config, device=device, progress=progress)
         out[name] = str(path)
     return out

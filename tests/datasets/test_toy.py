@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from hrlib.datasets import catalog as data
 from hrlib.datasets import toy
@@ -12,7 +13,7 @@ from hrlib.datasets import toy
 def test_tetris_shapes_and_classes():
     x, y = data.load("tetris", "train")
     xt, yt = data.load("tetris", "test")
-    assert x.shape == (300, 1, 4, 4) and xt.shape == (1000, 1, 4, 4)
+    assert x.shape == (200, 1, 4, 4) and xt.shape == (10000, 1, 4, 4)
     assert x.dtype == np.float32 and y.dtype == np.int64
     assert set(np.unique(y)) == {0, 1, 2, 3} and set(np.unique(yt)) == {0, 1, 2, 3}
     assert {k: len(v) for k, v in toy.tetris_patterns().items()} == {"L": 4, "T": 4, "S": 2, "O": 1}
@@ -34,7 +35,24 @@ def test_tetris_is_deterministic_across_calls_and_processes():
 
 def test_train_and_test_differ():
     (x, _), (xt, _) = data.load("tetris", "train"), data.load("tetris", "test")
-    assert not np.allclose(x[:300], xt[:300])
+    assert not np.allclose(x, xt[: len(x)])
+
+
+def test_tetris_variants_extend_each_other_and_scale_the_noise():
+    small, large = data.load("tetris", "train", train_size=50), data.load("tetris", "train", train_size=400)
+    np.testing.assert_array_equal(small[0], large[0][:50])
+    np.testing.assert_array_equal(small[1], large[1][:50])
+    quiet, loud = (data.load("tetris", "test", test_size=2000, noise=sd)[0] for sd in (0.0, 0.6))
+    clean = toy.tetris_patterns()
+    assert all(any(np.array_equal(x[0] > 0, p) for p in np.concatenate(list(clean.values()))) for x in quiet)
+    np.testing.assert_allclose((loud - quiet).std(), 0.6, rtol=0.02)  # the same images, only the noise differs
+
+
+def test_bad_tetris_options_are_refused():
+    with pytest.raises(ValueError, match="size must be at least 1"):
+        data.load("tetris", "train", train_size=0)
+    with pytest.raises(ValueError, match="noise must be at least 0"):
+        data.load("tetris", "test", noise=-0.1)
 
 
 def test_digits_split_is_fixed_and_disjoint():

@@ -99,3 +99,26 @@ def test_ablation_runs_are_trained_once_and_tabled(tiny_zoo, tmp_path):
     assert list(table.index) == ["ED", "E_cD"] and list(table.columns) == ["-", "P,E"]
     assert table.loc["ED", "-"] == pytest.approx(100 * ed.result["test_r2"], abs=1e-3)
     assert pd.isna(table.loc["ED", "P,E"]) and pd.isna(table.loc["E_cD", "-"])
+
+
+def test_an_ablation_with_the_summed_reconstruction_trains_only_the_missing_rows(tiny_zoo, tmp_path):
+    import json
+
+    from hrlib.hyper.config import TrainConfig
+    from hrlib.hyper.train import train
+
+    given = tmp_path / "given"
+    train(tiny_zoo, given, TrainConfig(epochs=1, batch_size=32, model=dict(d_model=16, ff=32, latent=8,
+                                       projection_hidden=16, projection_out=8)), device="cpu", progress=False)
+    results = tmp_path / "results.md"
+    rows = [f"--run={name}={given}" for name in ("E_c", "ED", "E_cD")]
+    assert main(["reproduce", "table1", str(tiny_zoo.path), "--train", "--epochs", "1", "--reduction", "sum",
+                 "--runs-dir", str(tmp_path / "runs"), *rows, "--results", str(results), "--quiet"]) == 0
+    trained = sorted(p.name for p in (tmp_path / "runs" / "hr").iterdir())
+    assert trained == ["tiny-E_cpD-Att_Npt-e1-sum"]  # only the row not given, named by its reduction
+    config = json.loads((tmp_path / "runs" / "hr" / trained[0] / "config.json").read_text())
+    assert config["train"]["loss"]["reduction"] == "sum"
+    text = results.read_text()
+    assert "<!-- BEGIN table1:tiny_tetris:sum -->" in text and "reconstruction error: sum over weights" in text
+    table = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| E")]
+    assert table == ["E_c", "ED", "E_cD", "E_c+D"]  # the paper's order, whichever rows were trained

@@ -130,3 +130,27 @@ def test_a_cpu_sized_mnist_seed_zoo_learns(tmp_path):
     assert (final > 0.3).all() and (start < 0.2).all(), (start.tolist(), final.tolist())
     assert final.nunique() > 1
     assert list(itertools.islice(zoo.properties.seed[::2], 4)) == [1, 2, 3, 4]
+
+
+def test_the_tetris_zoos_are_the_calibrated_design():
+    for name in ("tetris_seed", "tetris_hyp"):
+        preset = get_preset(name)
+        assert preset.version == 2
+        assert preset.data_options == dict(train_size=200, test_size=10000, noise=0.3)
+    assert get_preset("tetris_seed").fixed["init"] == "uniform" and get_preset("tetris_seed").fixed["lr"] == 1e-2
+    assert get_preset("digits_seed").version == 1
+
+
+def test_a_zoo_of_an_earlier_design_is_not_taken_for_the_current_one(tmp_path):
+    import json
+
+    from hrlib.pipeline import ensure_zoo
+
+    zoo = ensure_zoo("tetris_seed", runs=tmp_path, quick_run=True, device="cpu", progress=False)
+    assert zoo.manifest["config"]["version"] == 2 and zoo.manifest["config"]["data_options"]["noise"] == 0.3
+    manifest = tmp_path / "zoos" / "tetris_seed-quick" / "manifest.json"
+    saved = json.loads(manifest.read_text())
+    saved["config"]["version"] = 1
+    manifest.write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match="different configuration"):
+        ensure_zoo("tetris_seed", runs=tmp_path, quick_run=True, device="cpu", progress=False)
