@@ -1,7 +1,7 @@
 """Calibrate the tetris zoos by method-independent numbers: how W and s(W) probe each design.
 
-    python scripts/calibrate_tetris.py seed [--models 200] [--designs a,b] [--out runs/calibration]
-    python scripts/calibrate_tetris.py hyp  [--seeds 5]    [--designs a,b] [--out runs/calibration]
+    python scripts/calibrate_tetris.py seed [--models 200] [--designs 0,4] [--epochs 75] [--out runs/calibration]
+    python scripts/calibrate_tetris.py hyp  [--seeds 10]   [--designs 0,3] [--epochs 75] [--out runs/calibration]
 
 Each design is a variant of the `tetris_seed` (or `tetris_hyp`) preset: training and test set
 size, pixel noise, learning rate(s), initialization, batch size. The script builds a small zoo of
@@ -65,7 +65,7 @@ HYP_DESIGNS = {
 TARGETS = {"seed": ["epoch", "test_acc", "ggap"], "hyp": ["epoch", "test_acc", "ggap", "lr", "activation", "init"]}
 
 
-def design_preset(kind: str, changes: dict, models: int, seeds: int):
+def design_preset(kind: str, changes: dict, models: int, seeds: int, epochs: int = 75):
     preset = get_preset(f"tetris_{kind}")
     preset = dataclasses.replace(
         preset,
@@ -74,6 +74,7 @@ def design_preset(kind: str, changes: dict, models: int, seeds: int):
         grid={**preset.grid, **changes.get("grid", {})} if preset.grid else {},
         batch_size=changes.get("batch_size", preset.batch_size),
         version=1,  # the zoos of a design stay the same whatever the current preset is
+        epochs=epochs,
     )
     return preset.override(models=models) if kind == "seed" else dataclasses.replace(preset, seeds=seeds)
 
@@ -97,6 +98,7 @@ def main():
     parser.add_argument("kind", choices=("seed", "hyp"))
     parser.add_argument("--models", type=int, default=200, help="models per seed-zoo design")
     parser.add_argument("--seeds", type=int, default=10, help="seeds per configuration of a hyp-zoo design")
+    parser.add_argument("--epochs", type=int, default=75, help="epochs per model (the paper's 75 by default)")
     parser.add_argument("--designs", help="comma-separated indices of the designs to run (default: all)")
     parser.add_argument("--out", default="runs/calibration")
     args = parser.parse_args()
@@ -107,7 +109,7 @@ def main():
     paper = PAPER[("table5", f"tetris_{args.kind}")]
     rows = []
     for index, (name, changes) in enumerate(designs):
-        preset = design_preset(args.kind, changes, args.models, args.seeds)
+        preset = design_preset(args.kind, changes, args.models, args.seeds, args.epochs)
         out = Path(args.out) / f"{args.kind}-{zlib.crc32(json.dumps(preset.to_dict(), sort_keys=True).encode()):08x}"
         start = time.perf_counter()
         zoo = load_zoo(out) if (out / "manifest.json").exists() else create_zoo(preset, out, progress=False)

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
@@ -47,8 +49,6 @@ def test_probe_ceiling_scores_each_feature_set(tiny_zoo, tmp_path):
 def test_headline_figure_draws_the_probe_table(tmp_path):
     import importlib.util
 
-    import pandas as pd
-
     spec = importlib.util.spec_from_file_location("headline_figure", SCRIPTS / "headline_figure.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
@@ -59,3 +59,19 @@ def test_headline_figure_draws_the_probe_table(tmp_path):
     assert list(fig.data[1].y) == [10.0, 20.0, 30.0]  # s(W) on Eph, Acc, GGap; F1_C0 left out
     assert list(fig.data[1].x) == ["epoch", "test accuracy", "generalization gap"]
     assert "a zoo" in fig.layout.title.text
+
+
+def test_calibrate_tetris_scores_designs_by_their_baselines_only(tmp_path):
+    args = ["seed", "--models", 40, "--epochs", 3, "--designs", "0,11", "--out", tmp_path]
+    out = run_script("calibrate_tetris.py", *args)
+    table = pd.read_csv(tmp_path / "seed.csv")
+    assert list(table.design) == ["old (300 train, 1k test, noise 0.15, kaiming U, lr 1e-3)",
+                                  "200 train, 10k test, lr 1e-2, U(0,1), noise 0.3 (chosen)", "paper"]
+    assert {"W Eph", "s(W) Acc", "W GGap", "mean |difference| to the paper"} <= set(table.columns)
+    assert table.loc[2, "s(W) GGap"] == 81.0 and table["models"].iloc[:2].tolist() == [40, 40]
+    assert table["W Eph"].iloc[:2].notna().all() and "paper" in out
+    zoos = sorted(p.name for p in tmp_path.iterdir() if p.is_dir())
+    assert len(zoos) == 2
+    run_script("calibrate_tetris.py", *args)  # a rerun opens the zoos it built instead of building them again
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == zoos
+    assert (pd.read_csv(tmp_path / "seed.csv")["build s"].iloc[:2] == 0).all()
