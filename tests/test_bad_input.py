@@ -101,7 +101,7 @@ def test_a_refused_build_leaves_nothing_and_the_corrected_one_runs(tmp_path, cap
     out = tmp_path / "zoo"
     base = ["zoo", "create", "tetris_seed", "--out", str(out), "--models", "4", "--epochs", "1", "--quiet"]
     check_one_line_error(capsys, base + ["--train-subset", "0"], "train subset must be at least 1")
-    check_one_line_error(capsys, base + ["--train-subset", "100000"], "a subset must hold 1..300")
+    check_one_line_error(capsys, base + ["--train-subset", "100000"], "a subset must hold 1..200")
     check_one_line_error(capsys, base + ["--shard-size", "0"], "shard size must be at least 1")
     check_one_line_error(capsys, base + ["--shard-size", "-1"], "shard size must be at least 1")
     assert not out.exists() and not partial_dir(out).exists()

@@ -18,5 +18,5 @@ def test_dry_run_prints_size_disk_and_time_and_writes_nothing(tmp_path, capsys):
 def test_the_estimate_scales_with_the_work():
     small = estimate(get_preset("tetris_seed").override(models=100, epochs=5), "cpu")
     assert small.weights_bytes == 100 * 6 * 100 * 4 and small.train_rate > 0 and small.eval_rate > 0
-    expected = 100 * (5 * 300 / small.train_rate + 6 * (300 + 1000) / small.eval_rate)
+    expected = 100 * (5 * 200 / small.train_rate + 6 * (200 + 10000) / small.eval_rate)
     assert abs(small.seconds - expected) < 1e-6 * expected
