@@ -56,7 +56,8 @@ def _train(args):
     from hrlib.hyper.train import train
 
     zoo = load_zoo(args.zoo)
-    changes = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size), ("seed", args.seed)) if v is not None}
+    changes = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size), ("seed", args.seed),
+                                 ("split_fractions", args.split)) if v is not None}
     config = configure(zoo, args.recipe or "", args.loss or "", args.encoder or "", args.epochs, args.gamma,
                        args.augment or "", device=args.device, reduction=args.reduction, **changes)
     run = train(zoo, args.out, config, device=args.device, progress=not args.quiet)
@@ -109,6 +110,16 @@ def _runs(specs) -> dict[str, str]:
     return runs
 
 
+def _fractions(text: str) -> tuple[float, float, float]:
+    try:
+        fractions = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected three fractions such as 0.7,0.15,0.15, got {text!r}") from None
+    if len(fractions) != 3:
+        raise argparse.ArgumentTypeError(f"expected three fractions such as 0.7,0.15,0.15, got {text!r}")
+    return fractions
+
+
 def _names(text: str | None) -> list[str] | None:
     return None if text is None else [t.strip() for t in text.split(",") if t.strip()]
 
@@ -143,7 +154,8 @@ def _probe(args):
 def _reproduce(args):
     from hrlib import load_zoo
     from hrlib.paper import tables as rep
-    from hrlib.paper.numbers import PAPER
+    from hrlib.evaluate.probes import label
+    from hrlib.paper.numbers import PAPER, PAPER_ZOO_STATISTICS, PUBLISHED_RANK_TAU
 
     command = "hrlib " + " ".join(shlex.quote(a) for a in args.argv)
     if args.results:
@@ -155,6 +167,37 @@ def _reproduce(args):
         report = rep.table5(zoo, _runs(args.runs), _names(args.features) or rep.BASELINES, split_seed=args.split_seed)
         body = rep.side_by_side(report.table, PAPER.get(("table5", name))) + "\n\n" + rep.protocol(report)
         title = f"Table 5 on {name}: test R² (regression) or accuracy (Act, Init), %; paper in parentheses"
+    elif args.table == "table4":
+        zoo = load_zoo(args.zoos[0])
+        name = args.paper or zoo.manifest.get("preset", "zoo")
+        stats, report = rep.table4(zoo, _runs(args.runs), split_seed=args.split_seed)
+        paper_stats = PAPER_ZOO_STATISTICS.T.get(name)
+        body = ("Zoo statistics (VAR, VAR_c; R_tr / R_tes: a run's reconstruction R² on the train / test split, "
+                "as a fraction):\n\n" + rep.side_by_side(
+                    stats.to_frame(name), None if paper_stats is None else paper_stats.to_frame(name), digits=3)
+                + "\n\nProbes, test R² (Init: accuracy), %:\n\n"
+                + rep.side_by_side(report.table, PAPER.get(("table4", name))) + "\n\n" + rep.protocol(report))
+        title = f"Table 4 on {name}: zoo statistics and probes; paper in parentheses"
+    elif args.table == "table6":
+        zoo = load_zoo(args.zoos[0])
+        name = args.paper or zoo.manifest.get("preset", "zoo")
+        targets = [t for t in rep.TABLE6_TARGETS if t in {label(c) for c in zoo.properties.columns}]
+        report = rep.table5(zoo, _runs(args.runs), _names(args.features) or ("W", "s(W)"),
+                            split_seed=args.split_seed, targets=targets)
+        body = rep.side_by_side(report.table, PAPER.get(("table6", name))) + "\n\n" + rep.protocol(report)
+        title = f"Table 6 on {name}: test R² (regression) or accuracy (Act, Init, Opt), %; paper in parentheses"
+    elif args.table == "rank":
+        zoo = load_zoo(args.zoos[0])
+        name = args.paper or zoo.manifest.get("preset", "zoo")
+        table = rep.rank(zoo, _runs(args.runs), split_seed=args.split_seed)
+        table.index = [f"{feature}, {estimator}" for feature, estimator in table.index]
+        body = rep.side_by_side(table[["tau", "r2"]].rename(columns={"tau": "τ", "r2": "R²"}), digits=3) + (
+            f"\n\n- Last checkpoint of every model; split by model 40/10/50 (seed {args.split_seed}): fitted on "
+            f"{table['n_fit'].iloc[0]} models (the validation fifth chooses ridge's α on standardized features, "
+            f"or stops the trees), ranked on {table['n_test'].iloc[0]}.\n- Published τ on the Small CNN Zoo's "
+            "CIFAR10-GS, another zoo, for orientation only: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in PUBLISHED_RANK_TAU.items()) + ".")
+        title = f"Ranking {name}'s models by test accuracy: Kendall's τ and R² on the held-out half"
     elif args.table in ("table1", "table2", "table3"):
         zoo = load_zoo(args.zoos[0])
         name = args.paper or zoo.manifest.get("preset", "zoo")
@@ -266,6 +309,8 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--lr", type=float)
     tr.add_argument("--batch-size", type=int)
     tr.add_argument("--seed", type=int)
+    tr.add_argument("--split", type=_fractions, metavar="TRAIN,VAL,TEST",
+                    help="fractions of the by-model split (default 0.7,0.15,0.15; `hrlib reproduce rank` uses 0.4,0.1,0.5)")
     tr.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, ...")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(run=_train)
@@ -287,7 +332,7 @@ def parser() -> argparse.ArgumentParser:
     probe.set_defaults(run=_probe)
 
     reproduce = commands.add_parser("reproduce", help="recompute one of the paper's tables into docs/results.md")
-    reproduce.add_argument("table", choices=["table5", "table1", "table2", "table3", "table7"])
+    reproduce.add_argument("table", choices=["table5", "table1", "table2", "table3", "table4", "table6", "table7", "rank"])
     reproduce.add_argument("zoos", nargs="+", help="zoo directory (table7: two or more of one architecture)")
     reproduce.add_argument("--run", dest="runs", action="append", metavar="NAME=RUN_DIR",
                            help="a hyper-representation (table7: NAME=DIR_ZOO1,DIR_ZOO2,...), repeatable")

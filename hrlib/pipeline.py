@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
 
 from hrlib.hyper.augment import AugmentConfig
 from hrlib.hyper.config import configure
@@ -17,20 +20,36 @@ from hrlib.hyper.losses import LossConfig
 from hrlib.hyper.models import named_settings
 from hrlib.hyper.runs import Run, load_run, run_dir
 from hrlib.hyper.train import train
+from hrlib.zoos import architectures as arch
 from hrlib.zoos.build import create_zoo
-from hrlib.zoos.presets import get_preset, quick
+from hrlib.zoos.population import pick_device
+from hrlib.zoos.presets import CPU_SIZES, get_preset, sized
 from hrlib.zoos.zoo import Zoo, load_zoo
 
 
-def ensure_zoo(zoo: str, runs="runs", quick_run: bool = False, device: str = "auto", progress: bool = True) -> Zoo:
+def zoo_dir(zoo: str, runs="runs", size: str = "full") -> Path:
+    """Where `ensure_zoo` keeps a preset at a size: RUNS/zoos/NAME, NAME-cpu or NAME-quick."""
+    return Path(runs) / "zoos" / (zoo + ("" if size == "full" else f"-{size}"))
+
+
+def auto_size(zoo: str, device: str = "auto") -> str:
+    """The size a notebook builds by default: a CNN preset at its CPU size when no GPU is used, any
+    other zoo (the MLP presets, a zoo directory) as it is."""
+    if Path(zoo).is_dir() or get_preset(zoo).architecture not in CPU_SIZES:
+        return "full"
+    return "full" if pick_device(device).type == "cuda" else "cpu"
+
+
+def ensure_zoo(zoo: str, runs="runs", quick_run: bool = False, device: str = "auto", progress: bool = True,
+               size: str = "full") -> Zoo:
     """The zoo a notebook or pipeline step asks for: an existing zoo directory as it is, or a preset
-    built once into ``RUNS/zoos/NAME`` (``NAME-quick`` for the smoke size) and opened from there."""
+    at a size (`hrlib.zoos.presets.sized`; `quick_run` is the "quick" size) built once into
+    `zoo_dir` and opened from there."""
     if Path(zoo).is_dir():
         return load_zoo(zoo)
-    preset = get_preset(zoo)
-    if quick_run:
-        preset = quick(preset)
-    out = Path(runs) / "zoos" / (preset.name + ("-quick" if quick_run else ""))
+    size = "quick" if quick_run else size
+    preset = sized(get_preset(zoo), size)
+    out = zoo_dir(zoo, runs, size)
     if out.exists():
         found = load_zoo(out)
         if found.manifest.get("config") != json.loads(json.dumps(preset.to_dict(), default=str)):
@@ -42,19 +61,65 @@ def ensure_zoo(zoo: str, runs="runs", quick_run: bool = False, device: str = "au
 
 def ensure_run(zoo: str, runs="runs", quick_run: bool = False, *, out: str = "", loss: str = "E_cD",
                encoder: str = "Att_N+t", augment: str = "P,E", epochs: int = 0, recipe: str = "",
-               device: str = "auto", progress: bool = True) -> Run:
+               device: str = "auto", progress: bool = True, size: str = "full") -> Run:
     """The hyper-representation a notebook asks for, trained once on the zoo `ensure_zoo` gives.
 
-    The run lives in `out` or, by default, in ``RUNS/hr/`` under the name `run_dir` gives the zoo,
-    loss, encoder, augmentations and epochs. A finished run there is reused, an interrupted one
-    resumed, a missing one trained with `configure`'s recipe (the CPU recipe for the zoo unless
-    `recipe` names another). A finished run in an `out` of the caller's is used as it is, whatever
-    it was trained with, so a notebook can be pointed at any run.
+    The run lives in `out` or, by default, in ``RUNS/hr/`` under the name `run_dir` gives the zoo
+    (with its size), loss, encoder, augmentations and epochs. A finished run there is reused, an
+    interrupted one resumed, a missing one trained with `configure`'s recipe (the CPU recipe for the
+    zoo unless `recipe` names another). A finished run in an `out` of the caller's is used as it is,
+    whatever it was trained with, so a notebook can be pointed at any run.
     """
     if out and (Path(out) / "result.json").is_file():
         return load_run(out)
     LossConfig.named(loss), named_settings(encoder), AugmentConfig.named(augment)  # bad names fail before any work
-    found = ensure_zoo(zoo, runs, quick_run, device, progress)
+    found = ensure_zoo(zoo, runs, quick_run, device, progress, size)
     config = configure(found, recipe, loss, encoder, epochs or None, augment=augment, quick=quick_run, device=device)
-    path = Path(out) if out else run_dir(runs, zoo, quick_run, loss, encoder, augment, epochs)
+    name = zoo if quick_run or size == "full" else f"{zoo}-{size}"
+    path = Path(out) if out else run_dir(runs, name, quick_run, loss, encoder, augment, epochs)
     return train(found, path, config, device=device, progress=progress)
+
+
+def plan(zoo: str, runs="runs", size: str = "full", *, out: str = "", loss: str = "E_cD", encoder: str = "Att_N+t",
+         augment: str = "P,E", epochs: int = 0, recipe: str = "", device: str = "auto") -> str:
+    """What `ensure_run` with these arguments will do, and how long it will take here, before it does it:
+    the zoo found or to be built (with `hrlib.zoos.estimate.estimate`'s measured time), the run found,
+    to be resumed or to be trained (with `estimate_epoch_seconds`). Takes seconds to a minute."""
+    from hrlib.hyper.train import estimate_epoch_seconds
+    from hrlib.zoos.estimate import _duration, estimate
+
+    quick_run = size == "quick"
+    lines = []
+    if Path(zoo).is_dir():
+        found = load_zoo(zoo, verify=False)
+        layout, n_models, n_checkpoints = found.layout, found.n_models, len(found.epochs)
+        lines.append(f"zoo: {zoo}, found: {n_models} models × {n_checkpoints} checkpoints")
+    else:
+        preset = sized(get_preset(zoo), size)
+        where = zoo_dir(zoo, runs, size)
+        layout = arch.layout_of(preset.architecture)
+        n_models = len(preset.specs())
+        n_checkpoints = len(preset.checkpoint_epochs or range(preset.epochs + 1))
+        what = f"{preset.name} at {size} size: {n_models} models × {n_checkpoints} checkpoints"
+        if where.exists():
+            lines.append(f"zoo: {what}, found in {where}")
+        else:
+            lines.append(f"zoo: {what}, to be built into {where}; the estimate measured here:")
+            lines += ["  " + line for line in str(estimate(preset, device)).splitlines()]
+    config = configure(SimpleNamespace(layout=layout), recipe, loss, encoder, epochs or None, augment=augment,
+                       quick=quick_run, device=device)
+    name = zoo if quick_run or size == "full" else f"{zoo}-{size}"
+    path = Path(out) if out else run_dir(runs, name, quick_run, loss, encoder, augment, epochs)
+    done = 0
+    if (path / "result.json").is_file():
+        return "\n".join(lines + [f"hyper-representation: found, finished, in {path}"])
+    if (path / "history.csv").is_file():
+        done = len(pd.read_csv(path / "history.csv"))
+    n_train = round(0.7 * n_models) * n_checkpoints  # the 70/15/15 split by model
+    seconds = estimate_epoch_seconds(layout, n_train, round(0.15 * n_models) * n_checkpoints, config, device)
+    left = config.epochs - done
+    lines.append(f"hyper-representation: {config.loss.name}, {encoder}, "
+                 f"{config.epochs} epochs ({left} to go{f', resuming {path}' if done else ''}) on {n_train:,} "
+                 f"training checkpoints into {path}: about {_duration(seconds)} per epoch here, "
+                 f"{_duration(seconds * left)} in all")
+    return "\n".join(lines)

@@ -68,6 +68,8 @@ def test_train_notebook_on_mnist(runs, tmp_path):
                         parameters={"zoo": "mnist_seed", "quick": True, "runs": str(runs)}, cwd=str(tmp_path))
     text = out.read_text()
     assert "2464 params" in text and "test reconstruction R²" in text
+    # what will be built and trained, and how long it takes here, is printed before the work starts
+    assert text.index("to be built into") < text.index("per epoch here") < text.index("2464 params")
 
 
 def test_train_notebook_without_mnist_says_how_to_get_it(tmp_path, monkeypatch):

@@ -219,11 +219,13 @@ def baselines(layout: Layout | None = None, n_components: int = 50, max_fit_rows
     return sets
 
 
-def runs_as_features(runs: dict[str, str], zoo=None, split_seed: int | None = None) -> dict[str, Encoded]:
+def runs_as_features(runs: dict[str, str], zoo=None, split_seed: int | None = None,
+                     split_fractions=(0.7, 0.15, 0.15)) -> dict[str, Encoded]:
     """name → run directory, as feature sets through `hrlib.hyper.inference.embed(run, zoo)`.
 
-    With `zoo` (and `split_seed`), each run must have been trained on that zoo with that split seed
-    (`Run.check_fits`), so that probing it neither answers another zoo's question nor leaks test models.
+    With `zoo` (and `split_seed`, `split_fractions`), each run must have been trained on that zoo with
+    that split (`Run.check_fits`), so that probing it neither answers another zoo's question nor leaks
+    test models.
     """
     from hrlib.hyper.inference import embed  # torch: imported only when runs are probed
     from hrlib.hyper.runs import load_run
@@ -231,7 +233,7 @@ def runs_as_features(runs: dict[str, str], zoo=None, split_seed: int | None = No
     loaded = {name: load_run(run) for name, run in runs.items()}
     if zoo is not None:
         for run in loaded.values():
-            run.check_fits(zoo, split_seed)
+            run.check_fits(zoo, split_seed, split_fractions)
     return {name: Encoded(functools.partial(embed, run), name=name) for name, run in loaded.items()}
 
 

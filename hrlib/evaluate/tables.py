@@ -7,6 +7,8 @@
   (classification) in %, as in the paper's Tables 4-6.
 - `transfer_matrix(zoos, features, target)`: fit on one zoo, score Kendall's τ on every zoo's test
   split, rows = fit zoo, columns = (evaluated zoo, feature set), as in the paper's Table 7.
+- `rank_checkpoints(zoo, features, pairs, split=...)`: Kendall's τ of test accuracy predicted from each
+  model's last checkpoint, by linear probes or gradient-boosted trees (the weight-space benchmark).
 """
 
 from __future__ import annotations
@@ -204,3 +206,61 @@ def transfer_matrix(zoos: Mapping[str, object], features: Mapping[str, Callable 
                 out.loc[a, (b, fname)] = kendall_tau(y_true[keep_b], y_pred)
                 log.info("τ %s: fit %s, evaluated %s, %s = %.3f", target, a, b, fname, out.loc[a, (b, fname)])
     return out
+
+
+RANK_SPLIT = (0.4, 0.1, 0.5)  # fit on half the models (a fifth of it choosing α or the number of trees), rank the rest
+
+
+def _trees(X_fit, y_fit, validation, random_state: int = 0):
+    """Gradient-boosted trees (scikit-learn's histogram GBM), stopped early on the validation rows."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    model = HistGradientBoostingRegressor(max_iter=2000, learning_rate=0.05, early_stopping=True,
+                                          n_iter_no_change=50, random_state=random_state)
+    return model.fit(X_fit[~validation], y_fit[~validation], X_val=X_fit[validation], y_val=y_fit[validation])
+
+
+def rank_checkpoints(zoo, features: Mapping[str, object], pairs, target: str = "test_acc", *, split: Split) -> pd.DataFrame:
+    """How well each (feature set, estimator) ranks the models by `target` from their last checkpoint.
+
+    The protocol of the weight-space benchmarks (Unterthiner et al. 2020, and the neural functional
+    networks that followed): one checkpoint per model, its last; the estimator fitted on the split's
+    train models (validation models choose ridge's α or stop the trees), Kendall's τ and R² of its
+    predictions on the test models.
+
+    Args:
+        features: name → feature set, as for `evaluate_probes`; fitted on the last checkpoints of the
+            train models.
+        pairs: (feature set name, estimator) to score, the estimator "linear" (`RidgeProbe`) or
+            "trees" (gradient-boosted trees).
+        target: a continuous property column or its paper name.
+        split: the by-model split; a hyper-representation must have been trained on it.
+
+    Returns a DataFrame indexed by (feature, estimator) with columns tau, r2, n_fit, n_test.
+    """
+    column = _resolve_targets(zoo.properties, [target])[0]
+    props = zoo.properties
+    if target_kind(props[column]) != "regression":
+        raise ValueError(f"ranking needs a continuous target; {target!r} is categorical")
+    last = props.groupby("model")["epoch"].idxmax()  # property row of each model's last checkpoint
+    rows = {s: last.reindex(split[s]).dropna().to_numpy(dtype=int) for s in SPLITS}
+    rows = {s: r[props[column].iloc[r].notna().to_numpy()] for s, r in rows.items()}
+    fit_rows = np.concatenate([rows["train"], rows["val"]])
+    validation = np.arange(len(fit_rows)) >= len(rows["train"])
+    y_fit, y_test = props[column].to_numpy(float)[fit_rows], props[column].to_numpy(float)[rows["test"]]
+    out = []
+    for name in dict.fromkeys(f for f, _ in pairs):
+        features[name].fit(zoo, rows["train"])
+        X_fit, X_test = (_transform(features[name], zoo, name, r) for r in (fit_rows, rows["test"]))
+        for estimator in [e for f, e in pairs if f == name]:
+            if estimator == "linear":
+                model = make_probe("regression", standardize=True).fit(X_fit, y_fit, validation)
+            elif estimator == "trees":
+                model = _trees(X_fit, y_fit, validation)
+            else:
+                raise ValueError(f"estimator must be 'linear' or 'trees', got {estimator!r}")
+            y_pred = model.predict(X_test)
+            out.append(dict(feature=name, estimator=estimator, tau=kendall_tau(y_test, y_pred),
+                            r2=r2_score(y_test, y_pred), n_fit=len(fit_rows), n_test=len(y_test)))
+            log.info("rank %s ~ %s, %s: τ %.3f", label(column), name, estimator, out[-1]["tau"])
+    return pd.DataFrame(out).set_index(["feature", "estimator"])

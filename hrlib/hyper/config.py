@@ -25,6 +25,7 @@ class TrainConfig:
     plateau_patience: int = 10
     seed: int = 0
     split_seed: int = 0
+    split_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)  # train / validation / test, by model
     bank_size: int | None = None  # None: every permutation when few, else a random bank
     loss: LossConfig = field(default_factory=LossConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -40,6 +41,8 @@ class TrainConfig:
             ("plateau patience", self.plateau_patience, self.plateau_patience >= 0, "0 or more"),
             ("bank size", self.bank_size, self.bank_size is None or self.bank_size >= 1, "at least 1"),
             ("schedule", self.schedule, self.schedule in ("plateau", "cosine"), "'plateau' or 'cosine'"),
+            ("split fractions", self.split_fractions, len(self.split_fractions) == 3 and min(self.split_fractions) > 0
+             and abs(sum(self.split_fractions) - 1) < 1e-6, "three positive fractions summing to 1"),
         ]
         for name, value, holds, wanted in rules:
             if not holds:
@@ -56,6 +59,7 @@ class TrainConfig:
         # runs saved before the reduction was a setting summed over weights
         loss = LossConfig(**{"reduction": "sum", **d["loss"]})
         return cls(**{**d, "loss": loss, "augment": AugmentConfig(**d["augment"]),
+                      "split_fractions": tuple(d.get("split_fractions", cls.split_fractions)),
                       "model": upgrade_settings(d.get("model", {}))})
 
     def replace(self, **changes) -> "TrainConfig":

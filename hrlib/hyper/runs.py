@@ -41,10 +41,10 @@ class Run:
     def model_config(self) -> ModelConfig:
         return self.model.config
 
-    def check_fits(self, zoo, split_seed: int | None = None):
-        """Refuse to probe `zoo` with this run unless it was trained on that zoo with that split seed:
-        another zoo's z answers another question, and another split puts the run's training models
-        among the probe's test models."""
+    def check_fits(self, zoo, split_seed: int | None = None, split_fractions=(0.7, 0.15, 0.15)):
+        """Refuse to probe `zoo` with this run unless it was trained on that zoo with that split (seed and
+        fractions, checked when a seed is given): another zoo's z answers another question, and another
+        split puts the run's training models among the probe's test models."""
         trained_on, fingerprint = self.trained_on.get("zoo_sha256"), zoo.fingerprint
         if trained_on and fingerprint and trained_on != fingerprint:
             raise ValueError(f"run {self.path} was trained on the zoo {self.trained_on.get('zoo')} "
@@ -52,6 +52,10 @@ class Run:
         if split_seed is not None and split_seed != self.config.split_seed:
             raise ValueError(f"run {self.path} was trained with split seed {self.config.split_seed}; probing with "
                              f"split seed {split_seed} would put its training models among the test models")
+        if split_seed is not None and tuple(split_fractions) != self.config.split_fractions:
+            raise ValueError(f"run {self.path} was trained on a {self.config.split_fractions} split; probing with "
+                             f"{tuple(split_fractions)} would put its training models among the test models; "
+                             f"train one with `hrlib train --split {','.join(map(str, split_fractions))}`")
 
 
 def _read_json(path: Path) -> dict:

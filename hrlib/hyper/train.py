@@ -34,10 +34,11 @@ TEST_BANK = 100  # permutations for validation views when a layout has too many 
 
 
 def _splits(zoo: Zoo, config: TrainConfig, device) -> dict[str, torch.Tensor]:
-    split = zoo.split(seed=config.split_seed)
+    split = zoo.split(config.split_fractions, seed=config.split_seed)
     empty = [name for name in ("train", "val", "test") if len(split[name]) == 0]
     if empty:
-        raise ValueError(f"{zoo!r} is too small to split 70/15/15 by model: no models in {', '.join(empty)}; "
+        shares = "/".join(f"{100 * f:g}" for f in config.split_fractions)
+        raise ValueError(f"{zoo!r} is too small to split {shares} by model: no models in {', '.join(empty)}; "
                          "a hyper-representation needs at least a few models in each split")
     return {name: torch.tensor(zoo.samples(split[name]), device=device) for name in ("train", "val", "test")}
 
@@ -209,3 +210,30 @@ def evaluate(model, samples: torch.Tensor, bank, config: TrainConfig, batch_size
     out = {k: v / len(samples) for k, v in sums.items()}
     out["r2"] = r2(torch.cat(recons).float(), samples) if config.loss.uses_reconstruction else float("nan")
     return out
+
+
+def estimate_epoch_seconds(layout, n_train: int, n_val: int, config: TrainConfig, device="auto", steps: int = 3) -> float:
+    """Seconds one training epoch (and its validation) will take here, for `n_train` / `n_val` samples of
+    `layout`: a few training steps of the configured model on random weight vectors, timed after one
+    warm-up step. No zoo is needed, so a notebook can say what training will cost before building one."""
+    from hrlib.zoos.layout import Layout
+
+    layout = layout if isinstance(layout, Layout) else Layout.from_dict(layout)
+    device = pick_device(device)
+    batch_size = min(config.batch_size, max(2, n_train))
+    with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+        torch.manual_seed(0)
+        model = HyperRepresentation(ModelConfig(layout=layout.to_dict(), **config.model)).to(device)
+        opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+        gen = torch.Generator(device).manual_seed(0)
+        bank = permutation_bank(layout, config.bank_size, torch.Generator().manual_seed(0)).to(device)
+        batch = torch.randn(batch_size, layout.n_params, device=device)
+        for step in range(steps + 1):
+            if step == 1:
+                began = time.perf_counter()
+            loss, _ = _step_loss(model, two_views(batch, bank, config.augment, gen, train=True), config.loss)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        per_sample = (time.perf_counter() - began) / (steps * batch_size)
+    return per_sample * (n_train + n_val / 2)  # validation: forward passes only, about half a step's cost

@@ -7,7 +7,12 @@ the paper's, the command that made them, the machine and the time it took.
 - Table 5: every target of a zoo probed with W, PCA_l, PCA_c, PCA_r, UMAP, s(W) and any
   hyper-representations given as runs.
 - Tables 1-2 (ablations): one row per run, its reconstruction R² and its probe scores.
+- Table 4: a CNN-s zoo's weight variance (VAR, VAR_c), its runs' reconstruction R², and Eph, Acc,
+  GGap, Init probed with W, s(W) and the runs' z.
+- Table 6: every target of a CNN-u zoo probed with W, s(W) and the runs' z.
 - Table 7: Kendall's τ transfer matrix between zoos of one architecture.
+- Rank: Kendall's τ of test accuracy from each model's last checkpoint, s_U(W) with a linear probe and
+  with gradient-boosted trees against z: the benchmark later weight-space papers report.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from hrlib.evaluate.features import BASELINES, runs_as_features, select_baselines
-from hrlib.evaluate.tables import evaluate_probes, transfer_matrix
+from hrlib.evaluate.tables import RANK_SPLIT, evaluate_probes, rank_checkpoints, transfer_matrix
 from hrlib.files import writable_file, write_text
 
 log = logging.getLogger(__name__)
@@ -34,6 +39,7 @@ ABLATIONS = {
     "table2": {encoder: dict(encoder=encoder) for encoder in ("FF", "Att_W", "Att_W+t", "Att_N", "Att_N+t")},
     "table3": {f"{loss} {aug}": dict(loss=loss, augment=aug) for loss in ("ED", "E_cD", "E_c+D") for aug in AUGMENTATIONS},
 }
+TABLE6_TARGETS = ("Eph", "Acc", "GGap", "LR", "L2", "Drop", "TF", "Act", "Init", "Opt")
 
 
 def ablation_runs(zoo, table: str, runs="runs", epochs: int | None = None, quick: bool = False, only=None,
@@ -96,14 +102,45 @@ def machine() -> str:
 
 
 def table5(zoo, runs: dict[str, str] | None = None, features=BASELINES, n_components: int = 50,
-           max_fit_rows: int = 5000, umap_components: int = 2, split_seed: int = 0):
-    """Every target of `zoo` probed with the baselines named in `features` and the runs' z.
+           max_fit_rows: int = 5000, umap_components: int = 2, split_seed: int = 0, targets=None):
+    """Every target of `zoo` (or those named) probed with the baselines named in `features` and the runs' z.
 
     Returns the `ProbeReport`; its table has the baselines in the paper's order, then the runs.
+    Table 6 is this table on a CNN-u zoo with W and s(W).
     """
     chosen = select_baselines(zoo.layout, features, n_components, max_fit_rows, umap_components)
     chosen |= runs_as_features(runs or {}, zoo, split_seed)
-    return evaluate_probes(zoo, chosen, split_seed=split_seed)
+    return evaluate_probes(zoo, chosen, targets, split_seed=split_seed)
+
+
+def zoo_statistics(zoo, runs: dict[str, str] | None = None, split_seed: int = 0) -> pd.Series:
+    """Table 4's top: VAR, VAR_c (within init × activation groups) and each run's reconstruction R²
+    (a fraction) on the train and test splits, as 'R_tr NAME' and 'R_tes NAME'."""
+    from hrlib.hyper.inference import reconstruction_r2
+    from hrlib.zoos.zoo import weight_variance
+
+    stats = {"VAR": weight_variance(zoo), "VAR_c": weight_variance(zoo, by=["init", "activation"])}
+    split = zoo.split(seed=split_seed)
+    for name, run in (runs or {}).items():
+        stats[f"R_tr {name}"] = reconstruction_r2(run, zoo, split.train)
+        stats[f"R_tes {name}"] = reconstruction_r2(run, zoo, split.test)
+    return pd.Series(stats)
+
+
+def table4(zoo, runs: dict[str, str] | None = None, split_seed: int = 0):
+    """Table 4 for one zoo: (`zoo_statistics`, the `ProbeReport` of Eph, Acc, GGap, Init with W, s(W), z)."""
+    targets = [t for t in ("Eph", "Acc", "GGap", "Init") if t != "Init" or "init" in zoo.properties]
+    report = table5(zoo, runs, ("W", "s(W)"), split_seed=split_seed, targets=targets)
+    return zoo_statistics(zoo, runs, split_seed), report
+
+
+def rank(zoo, runs: dict[str, str] | None = None, split_seed: int = 0) -> pd.DataFrame:
+    """The ranking benchmark: τ (and R²) of test accuracy from each model's last checkpoint, on a
+    40/10/50 split by model: s_U(W) with a linear probe and with gradient-boosted trees, then each run's
+    z with a linear probe. The runs must have been trained on that split (`hrlib train --split 0.4,0.1,0.5`)."""
+    features = select_baselines(zoo.layout, ["s_U(W)"]) | runs_as_features(runs or {}, zoo, split_seed, RANK_SPLIT)
+    pairs = [("s_U(W)", "linear"), ("s_U(W)", "trees")] + [(name, "linear") for name in runs or {}]
+    return rank_checkpoints(zoo, features, pairs, split=zoo.split(RANK_SPLIT, seed=split_seed))
 
 
 def ablation(zoo, runs: dict[str, str], targets=("Eph", "Acc", "F1_C0", "F1_C1", "F1_C2", "F1_C3"),

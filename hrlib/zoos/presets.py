@@ -232,3 +232,26 @@ def quick(preset: Preset) -> Preset:
         return preset.override(models=min(200, len(preset.specs())), epochs=min(20, preset.epochs))
     small = preset.override(models=16, epochs=min(2, preset.epochs), train_subset=1000)
     return dataclasses.replace(small, data_options={**small.data_options, "test_subset": 1000})
+
+
+# The CNN zoos at the size a 2-core CPU builds in about 75-100 minutes with one torch thread, two builds
+# side by side (measured, docs/zoos.md): fewer models and epochs on a seeded training subset. Shards
+# of 50 / 100 models make an interrupted build lose little.
+CPU_SIZES = {
+    "cnn_s": dict(models=300, epochs=15, train_subset=5000, shard_size=50),
+    "cnn_u": dict(models=600, epochs=10, train_subset=10000, shard_size=100),
+}
+SIZES = ("full", "cpu", "quick")
+
+
+def sized(preset: Preset, size: str) -> Preset:
+    """`preset` at one of `SIZES`: as published, the CPU size of `CPU_SIZES` (MLP presets stay whole),
+    or the smoke size of `quick`."""
+    if size == "full":
+        return preset
+    if size == "quick":
+        return quick(preset)
+    if size == "cpu":
+        sizes = CPU_SIZES.get(preset.architecture)
+        return preset if sizes is None else preset.override(**sizes)
+    raise ValueError(f"size must be one of {SIZES}, got {size!r}")

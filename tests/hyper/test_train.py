@@ -130,3 +130,19 @@ def test_a_zoo_too_small_to_split_is_refused_clearly(tiny_zoo, tmp_path):
     two = Zoo(tiny_zoo.weights[:2], tiny_zoo.properties.iloc[rows].reset_index(drop=True), tiny_zoo.layout, tiny_zoo.manifest)
     with pytest.raises(ValueError, match="too small to split"):
         train(two, tmp_path / "run", TINY, device="cpu", progress=False)
+
+
+def test_a_split_other_than_70_15_15_trains_on_its_own_models(tiny_zoo, tmp_path, capsys):
+    from hrlib.cli import main
+
+    run = train(tiny_zoo, tmp_path / "halves", TINY.replace(epochs=1, split_fractions=(0.4, 0.1, 0.5)), device="cpu",
+                progress=False)
+    assert load_run(run.path).config.split_fractions == (0.4, 0.1, 0.5)  # survives the round trip through JSON
+    load_run(run.path).check_fits(tiny_zoo, 0, (0.4, 0.1, 0.5))
+    with pytest.raises(ValueError, match="would put its training models among the test models"):
+        load_run(run.path).check_fits(tiny_zoo, 0)  # probed on the usual split
+    with pytest.raises(ValueError, match="three positive fractions summing to 1"):
+        TINY.replace(split_fractions=(0.5, 0.5, 0.5))
+    with pytest.raises(SystemExit):
+        main(["train", str(tiny_zoo.path), "--out", str(tmp_path / "x"), "--split", "0.5,0.5"])
+    assert "expected three fractions" in capsys.readouterr().err

@@ -122,3 +122,54 @@ def test_an_ablation_with_the_summed_reconstruction_trains_only_the_missing_rows
     assert "<!-- BEGIN table1:tiny_tetris:sum -->" in text and "reconstruction error: sum over weights" in text
     table = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| E")]
     assert table == ["E_c", "ED", "E_cD", "E_c+D"]  # the paper's order, whichever rows were trained
+
+
+def test_table4_table6_and_the_ranking_benchmark(hyp_zoo, tmp_path, capsys):
+    """Table 4's statistics are the zoo's VAR and the runs' R²; the ranking benchmark scores τ on a held-out
+    half with a run trained on that split, and refuses a run trained on the usual 70/15/15 split."""
+    import numpy as np
+    from scipy.stats import kendalltau
+
+    from hrlib.evaluate.features import baselines
+    from hrlib.evaluate.probes import make_probe
+    from hrlib.evaluate.tables import RANK_SPLIT, rank_checkpoints
+    from hrlib.hyper.config import TrainConfig
+    from hrlib.hyper.inference import reconstruction_r2
+    from hrlib.hyper.train import train
+    from hrlib.paper.tables import table4
+    from hrlib.zoos.zoo import weight_variance
+
+    small = dict(epochs=1, batch_size=32, lr=1e-3, model=dict(d_model=16, ff=32, latent=8, projection_hidden=16,
+                                                               projection_out=8))
+    usual = train(hyp_zoo, tmp_path / "usual", TrainConfig(**small), device="cpu", progress=False).path
+    halves = train(hyp_zoo, tmp_path / "halves", TrainConfig(**small, split_fractions=RANK_SPLIT), device="cpu",
+                   progress=False).path
+    stats, report = table4(hyp_zoo, {"E_cD": str(usual)})
+    assert stats["VAR"] == weight_variance(hyp_zoo) and stats["VAR_c"] == weight_variance(hyp_zoo, by=["init", "activation"])
+    assert stats["R_tes E_cD"] == reconstruction_r2(usual, hyp_zoo, hyp_zoo.split().test)
+    assert list(report.table.columns) == ["W", "s(W)", "E_cD"] and list(report.table.index) == ["Eph", "Acc", "GGap"]
+    assert any(note.startswith("Init (init): constant") for note in report.notes)
+
+    results = tmp_path / "results.md"
+    assert main(["reproduce", "rank", str(hyp_zoo.path), "--run", f"E_cD={usual}"]) == 2
+    assert "trained on a (0.7, 0.15, 0.15) split" in capsys.readouterr().err
+    assert main(["reproduce", "rank", str(hyp_zoo.path), "--run", f"E_cD={halves}", "--results", str(results)]) == 0
+    assert main(["reproduce", "table6", str(hyp_zoo.path), "--results", str(results)]) == 0
+    text = results.read_text()
+    assert "| s_U(W), trees |" in text and "| E_cD, linear |" in text and "NFN 0.934" in text
+    assert "<!-- BEGIN table6:tiny_hyp -->" in text and "| LR |" in text and "Opt (optimizer): constant" in text
+
+    # the benchmark's τ is scipy's, on a probe fitted by hand to the train/val models' last checkpoints
+    split = hyp_zoo.split(RANK_SPLIT)
+    s_w = baselines(hyp_zoo.layout, umap=False)["s(W)"]
+    table = rank_checkpoints(hyp_zoo, {"s(W)": s_w}, [("s(W)", "linear")], split=split)
+    props = hyp_zoo.properties
+    last = props.groupby("model").epoch.idxmax()
+    train_rows, val_rows, test_rows = (last.loc[split[s]].to_numpy() for s in ("train", "val", "test"))
+    fit_rows = np.concatenate([train_rows, val_rows])
+    s_w.fit(hyp_zoo, train_rows)
+    probe = make_probe("regression", standardize=True).fit(
+        s_w.transform(hyp_zoo, fit_rows), props.test_acc.to_numpy()[fit_rows], np.arange(len(fit_rows)) >= len(train_rows))
+    predicted = probe.predict(s_w.transform(hyp_zoo, test_rows))
+    assert table.loc[("s(W)", "linear"), "n_test"] == len(split.test)
+    assert table.loc[("s(W)", "linear"), "tau"] == pytest.approx(kendalltau(props.test_acc.to_numpy()[test_rows], predicted).statistic)

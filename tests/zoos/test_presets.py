@@ -154,3 +154,21 @@ def test_a_zoo_of_an_earlier_design_is_not_taken_for_the_current_one(tmp_path):
     manifest.write_text(json.dumps(saved))
     with pytest.raises(ValueError, match="different configuration"):
         ensure_zoo("tetris_seed", runs=tmp_path, quick_run=True, device="cpu", progress=False)
+
+
+def test_sizes_and_the_plan_printed_before_any_work(tmp_path):
+    from hrlib.pipeline import auto_size, ensure_zoo, plan, zoo_dir
+    from hrlib.zoos.presets import sized
+
+    cpu = sized(get_preset("mnist_seed"), "cpu")
+    assert (len(cpu.specs()), cpu.epochs, cpu.data_options["train_subset"]) == (300, 15, 5000)
+    assert sized(get_preset("tetris_seed"), "cpu") == get_preset("tetris_seed")  # MLP zoos build whole on a CPU
+    assert auto_size("tetris_seed", "cpu") == "full" and auto_size("mnist_cnn_zoo", "cpu") == "cpu"
+    with pytest.raises(ValueError, match="size must be one of"):
+        sized(get_preset("mnist_seed"), "huge")
+    before = plan("tetris_seed", tmp_path, "quick", device="cpu")
+    assert not (tmp_path / "zoos").exists()  # planning builds nothing
+    assert f"to be built into {zoo_dir('tetris_seed', tmp_path, 'quick')}" in before and "estimated time" in before
+    assert "12 epochs (12 to go)" in before and "per epoch here" in before
+    ensure_zoo("tetris_seed", runs=tmp_path, quick_run=True, device="cpu", progress=False)
+    assert "found in" in plan("tetris_seed", tmp_path, "quick", device="cpu")
