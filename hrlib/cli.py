@@ -53,16 +53,17 @@ def _zoo_presets(args):
 def _train(args):
     from hrlib import load_zoo
     from hrlib.hyper.config import configure
-    from hrlib.hyper.train import train
+    from hrlib.hyper.train import train_replicates
 
     zoo = load_zoo(args.zoo)
     changes = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size), ("seed", args.seed),
-                                 ("split_fractions", args.split)) if v is not None}
+                                 ("split_seed", args.split_seed), ("split_fractions", args.split)) if v is not None}
     config = configure(zoo, args.recipe or "", args.loss or "", args.encoder or "", args.epochs, args.gamma,
                        args.augment or "", device=args.device, reduction=args.reduction, **changes)
-    run = train(zoo, args.out, config, device=args.device, progress=not args.quiet)
-    print(f"{run.path}: {run.model_config.name} {run.config.loss.name}, test reconstruction R² "
-          f"{run.result['test_r2']:.3f} (best epoch {run.result['best_epoch']} of {run.config.epochs})")
+    for run in train_replicates(zoo, args.out, config, args.seeds, device=args.device, progress=not args.quiet):
+        print(f"{run.path}: {run.model_config.name} {run.config.loss.name}, seed {run.config.seed}, split seed "
+              f"{run.config.split_seed}, test reconstruction R² {run.result['test_r2']:.3f} "
+              f"(best epoch {run.result['best_epoch']} of {run.config.epochs})")
 
 
 def _zoo_import(args):
@@ -125,112 +126,60 @@ def _names(text: str | None) -> list[str] | None:
 
 
 def _probe(args):
+    import pandas as pd
+
     from hrlib import load_zoo
     from hrlib.evaluate.features import BASELINES, runs_as_features, select_baselines
     from hrlib.evaluate.tables import evaluate_probes
+    from hrlib.paper.tables import over_seeds, replicate_runs
 
+    if args.seeds < 1:
+        raise ValueError(f"seeds must be at least 1, got {args.seeds}")
     out = writable_file(args.out)  # checked before any work, as are the predictions' file and the runs
     predictions = writable_file(args.predictions) if args.predictions else None
     zoo = load_zoo(args.zoo)
-    runs = runs_as_features(_runs(args.runs), zoo, args.split_seed)
+    replicates = [runs_as_features(replicate_runs(_runs(args.runs), i), zoo, args.split_seed + i)
+                  for i in range(args.seeds)]
     wanted = list(BASELINES) if args.features is None else _names(args.features)
-    features = select_baselines(zoo.layout, wanted, args.n_components, args.max_fit_rows, args.umap_components) | runs
-    report = evaluate_probes(zoo, features, _names(args.targets), split_seed=args.split_seed,
-                             standardize=True if args.standardize else None)
-    metric = report.details.drop_duplicates("target").set_index("target")["metric"]
-    table = report.table.round(2)
+    reports = []
+    for i, runs in enumerate(replicates):
+        features = select_baselines(zoo.layout, wanted, args.n_components, args.max_fit_rows, args.umap_components) | runs
+        reports.append(evaluate_probes(zoo, features, _names(args.targets), split_seed=args.split_seed + i,
+                                       standardize=True if args.standardize else None))
+    mean, sd = over_seeds([report.table for report in reports])
+    metric = reports[0].details.drop_duplicates("target").set_index("target")["metric"]
+    table = mean.round(2)
+    if sd is not None:  # each feature set's column, then its standard deviation over the replicates
+        table = pd.concat([table, sd.round(2).add_suffix(" sd")], axis=1)[
+            [c for f in mean.columns for c in (f, f"{f} sd")]]
     table.insert(0, "metric", metric.reindex(table.index))
     with atomic(out) as tmp:
         table.to_csv(tmp)
     if predictions:
         with atomic(predictions) as tmp:
-            report.predictions.to_csv(tmp, index=False)
-    print(table.to_string())
-    for note in report.notes:
+            pd.concat([r.predictions.assign(replicate=i) for i, r in enumerate(reports)]).to_csv(tmp, index=False)
+    if sd is None:
+        print(table.to_string())
+    else:
+        print(f"test scores, mean ± sd over {args.seeds} replicates (split seeds {args.split_seed}.."
+              f"{args.split_seed + args.seeds - 1}):")
+        print(mean.round(1).astype(str).add(" ± ").add(sd.round(1).astype(str)).to_string())
+    for note in reports[0].notes:
         print(f"note: {note}")
-    print("seconds per feature set: " + ", ".join(f"{k} {v:.1f}" for k, v in report.feature_seconds.items()))
+    print("seconds per feature set: " + ", ".join(f"{k} {v:.1f}" for k, v in reports[0].feature_seconds.items()))
 
 
 def _reproduce(args):
-    from hrlib import load_zoo
     from hrlib.paper import tables as rep
-    from hrlib.evaluate.probes import label
-    from hrlib.paper.numbers import PAPER, PAPER_ZOO_STATISTICS, PUBLISHED_RANK_TAU
 
     command = "hrlib " + " ".join(shlex.quote(a) for a in args.argv)
     if args.results:
         writable_file(args.results)  # before the tables are computed, not after
     start = time.perf_counter()
-    if args.table == "table5":
-        zoo = load_zoo(args.zoos[0])
-        name = args.paper or zoo.manifest.get("preset", "zoo")
-        report = rep.table5(zoo, _runs(args.runs), _names(args.features) or rep.BASELINES, split_seed=args.split_seed)
-        body = rep.side_by_side(report.table, PAPER.get(("table5", name))) + "\n\n" + rep.protocol(report)
-        title = f"Table 5 on {name}: test R² (regression) or accuracy (Act, Init), %; paper in parentheses"
-    elif args.table == "table4":
-        zoo = load_zoo(args.zoos[0])
-        name = args.paper or zoo.manifest.get("preset", "zoo")
-        stats, report = rep.table4(zoo, _runs(args.runs), split_seed=args.split_seed)
-        paper_stats = PAPER_ZOO_STATISTICS.T.get(name)
-        body = ("Zoo statistics (VAR, VAR_c; R_tr / R_tes: a run's reconstruction R² on the train / test split, "
-                "as a fraction):\n\n" + rep.side_by_side(
-                    stats.to_frame(name), None if paper_stats is None else paper_stats.to_frame(name), digits=3)
-                + "\n\nProbes, test R² (Init: accuracy), %:\n\n"
-                + rep.side_by_side(report.table, PAPER.get(("table4", name))) + "\n\n" + rep.protocol(report))
-        title = f"Table 4 on {name}: zoo statistics and probes; paper in parentheses"
-    elif args.table == "table6":
-        zoo = load_zoo(args.zoos[0])
-        name = args.paper or zoo.manifest.get("preset", "zoo")
-        targets = [t for t in rep.TABLE6_TARGETS if t in {label(c) for c in zoo.properties.columns}]
-        report = rep.table5(zoo, _runs(args.runs), _names(args.features) or ("W", "s(W)"),
-                            split_seed=args.split_seed, targets=targets)
-        body = rep.side_by_side(report.table, PAPER.get(("table6", name))) + "\n\n" + rep.protocol(report)
-        title = f"Table 6 on {name}: test R² (regression) or accuracy (Act, Init, Opt), %; paper in parentheses"
-    elif args.table == "rank":
-        zoo = load_zoo(args.zoos[0])
-        name = args.paper or zoo.manifest.get("preset", "zoo")
-        table = rep.rank(zoo, _runs(args.runs), split_seed=args.split_seed)
-        table.index = [f"{feature}, {estimator}" for feature, estimator in table.index]
-        body = rep.side_by_side(table[["tau", "r2"]].rename(columns={"tau": "τ", "r2": "R²"}), digits=3) + (
-            f"\n\n- Last checkpoint of every model; split by model 40/10/50 (seed {args.split_seed}): fitted on "
-            f"{table['n_fit'].iloc[0]} models (the validation fifth chooses ridge's α on standardized features, "
-            f"or stops the trees), ranked on {table['n_test'].iloc[0]}.\n- Published τ on the Small CNN Zoo's "
-            "CIFAR10-GS, another zoo, for orientation only: "
-            + ", ".join(f"{k} {v:.3f}" for k, v in PUBLISHED_RANK_TAU.items()) + ".")
-        title = f"Ranking {name}'s models by test accuracy: Kendall's τ and R² on the held-out half"
-    elif args.table in ("table1", "table2", "table3"):
-        zoo = load_zoo(args.zoos[0])
-        name = args.paper or zoo.manifest.get("preset", "zoo")
-        runs = _runs(args.runs)
-        if args.train:
-            missing = [row for row in rep.ABLATIONS[args.table] if row not in runs]  # --run rows are not retrained
-            runs = rep.ablation_runs(zoo, args.table, args.runs_dir, args.epochs, progress=not args.quiet,
-                                     only=missing, reduction=args.reduction) | runs
-            runs = {row: runs[row] for row in [*rep.ABLATIONS[args.table], *runs] if row in runs}  # the paper's order
-        if args.table == "table3":
-            table = rep.table3(zoo, runs)
-            title = f"Table 3 on {name}: test reconstruction R², %, by augmentation; paper in parentheses"
-        else:
-            table = rep.ablation(zoo, runs, split_seed=args.split_seed)
-            title = f"Table {args.table.removeprefix('table')} on {name}: reconstruction R² and probe scores, %; paper in parentheses"
-        body = rep.side_by_side(table, PAPER.get((args.table, name)))
-        if args.train:
-            body += f"\n\n- Each hyper-representation trained with `hrlib.hyper.config.configure(zoo, ...)`: the CPU recipe " \
-                    f"for the zoo{f', {args.epochs} epochs' if args.epochs else ''}, run directories under {args.runs_dir}/hr/."
-        if args.reduction:
-            title += f"; reconstruction error: {args.reduction} over weights"
-    else:
-        loaded = [load_zoo(d) for d in args.zoos]
-        zoos = {str(zoo.manifest.get("preset", d)): zoo for zoo, d in zip(loaded, args.zoos)}
-        if len(zoos) < len(loaded):  # two zoos of one preset: tell them apart by their directories
-            zoos = {d.rstrip("/").split("/")[-1]: zoo for zoo, d in zip(loaded, args.zoos)}
-        runs = {name: path.split(",") for name, path in _runs(args.runs).items()}
-        table = rep.transfer(zoos, runs, args.target, _names(args.features) or ("W", "s(W)"), split_seed=args.split_seed)
-        table.columns = [f"{zoo} {feature}" for zoo, feature in table.columns]
-        body = rep.side_by_side(table, digits=2)
-        name = "-".join(zoos)
-        title = f"Table 7 ({args.target}): Kendall's τ, rows fitted, columns evaluated"
-    key = f"{args.table}:{name}" + (f":{args.reduction}" if args.reduction else "")
+    key, title, body = rep.reproduce(
+        args.table, args.zoos, _runs(args.runs), seeds=args.seeds, split_seed=args.split_seed, paper=args.paper,
+        features=_names(args.features), target=args.target, train=args.train, epochs=args.epochs,
+        runs_dir=args.runs_dir, reduction=args.reduction, progress=not args.quiet)
     text = rep.section(key, title, body, command, time.perf_counter() - start)
     print(text)
     if args.results:
@@ -308,7 +257,11 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--epochs", type=int)
     tr.add_argument("--lr", type=float)
     tr.add_argument("--batch-size", type=int)
-    tr.add_argument("--seed", type=int)
+    tr.add_argument("--seed", type=int, help="training seed (default 0)")
+    tr.add_argument("--split-seed", type=int, help="seed of the by-model split (default 0)")
+    tr.add_argument("--seeds", type=int, default=1, metavar="N",
+                    help="train N replicates side by side: OUT with the seeds given, OUT-s1, OUT-s2, ... with "
+                         "training and split seed each moved on by 1 (default 1)")
     tr.add_argument("--split", type=_fractions, metavar="TRAIN,VAL,TEST",
                     help="fractions of the by-model split (default 0.7,0.15,0.15; `hrlib reproduce rank` uses 0.4,0.1,0.5)")
     tr.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, ...")
@@ -324,6 +277,9 @@ def parser() -> argparse.ArgumentParser:
                                           "also s_U(W); sW for s(W); '' for none)")
     probe.add_argument("--targets", help="comma-separated property columns or paper names (default: all of the paper's)")
     probe.add_argument("--split-seed", type=int, default=0, help="seed of the by-model split (must match the run's)")
+    probe.add_argument("--seeds", type=int, default=1, metavar="N",
+                       help="mean and sd over N replicates: split seeds SPLIT_SEED.., each run's replicates RUN, "
+                            "RUN-s1, ... (train them with `hrlib train --seeds N`)")
     probe.add_argument("--standardize", action="store_true", help="standardize features before every probe")
     probe.add_argument("--n-components", type=int, default=50, help="PCA components (default 50)")
     probe.add_argument("--umap-components", type=int, default=2, help="UMAP components (default 2)")
@@ -332,7 +288,8 @@ def parser() -> argparse.ArgumentParser:
     probe.set_defaults(run=_probe)
 
     reproduce = commands.add_parser("reproduce", help="recompute one of the paper's tables into docs/results.md")
-    reproduce.add_argument("table", choices=["table5", "table1", "table2", "table3", "table4", "table6", "table7", "rank"])
+    reproduce.add_argument("table", choices=["table1", "table2", "table3", "table4", "table5", "table6", "table7", "rank"],
+                           help="one of the paper's tables, or rank: the ranking benchmark of later work")
     reproduce.add_argument("zoos", nargs="+", help="zoo directory (table7: two or more of one architecture)")
     reproduce.add_argument("--run", dest="runs", action="append", metavar="NAME=RUN_DIR",
                            help="a hyper-representation (table7: NAME=DIR_ZOO1,DIR_ZOO2,...), repeatable")
@@ -340,6 +297,9 @@ def parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--features", help="comma-separated baselines (table5: all six; table7: W,s(W))")
     reproduce.add_argument("--target", default="ggap", help="table7 target (default ggap)")
     reproduce.add_argument("--split-seed", type=int, default=0)
+    reproduce.add_argument("--seeds", type=int, default=1, metavar="N",
+                           help="mean ± sd over N replicates: split seeds SPLIT_SEED.., each run's replicates "
+                                "RUN, RUN-s1, ... (`hrlib train --seeds N`; tables 1-3 train them with --train)")
     reproduce.add_argument("--results", help="Markdown file whose section for this table is rewritten, "
                                              "e.g. docs/results.md")
     reproduce.add_argument("--train", action="store_true",

@@ -62,6 +62,10 @@ class TrainConfig:
                       "split_fractions": tuple(d.get("split_fractions", cls.split_fractions)),
                       "model": upgrade_settings(d.get("model", {}))})
 
+    def replicate(self, replicate: int) -> "TrainConfig":
+        """Replicate N of this configuration: training seed and split seed both moved on by N."""
+        return self.replace(seed=self.seed + replicate, split_seed=self.split_seed + replicate)
+
     def replace(self, **changes) -> "TrainConfig":
         """A copy with changes; `model`, `loss` and `augment` changes merge into the current ones."""
         for key, cls in (("loss", LossConfig), ("augment", AugmentConfig)):

@@ -94,6 +94,17 @@ def save_atomic(obj, path: Path):
         torch.save(obj, tmp)
 
 
+def replicate_dir(path, replicate: int) -> Path:
+    """Where replicate `replicate` of a run lives: the run itself for 0, the sibling PATH-sN for N ≥ 1.
+
+    Replicate N is the same configuration trained with seed N on the split of seed N (`replicate`),
+    so that a table over replicates spreads over both the training and the split."""
+    path = Path(path)
+    if replicate < 0:
+        raise ValueError(f"replicate must be 0 or more, got {replicate}")
+    return path if replicate == 0 else path.with_name(f"{path.name}-s{replicate}")
+
+
 def run_dir(runs, zoo: str, quick: bool = False, loss: str = "E_cD", encoder: str = "Att_N+t",
             augment: str = "P,E", epochs: int = 0, reduction: str = "") -> Path:
     """Where the notebooks keep a run: RUNS/hr/ZOO[-quick]-LOSS-ENCODER[-AUG][-eEPOCHS][-REDUCTION],

@@ -23,7 +23,7 @@ from hrlib.hyper.augment import EXHAUSTIVE_LIMIT, n_equivalent, permutation_bank
 from hrlib.hyper.config import TrainConfig
 from hrlib.hyper.losses import hyper_loss, r2
 from hrlib.hyper.models import HyperRepresentation, ModelConfig, upgrade_settings
-from hrlib.hyper.runs import Run, load_run, read_torch, save_atomic
+from hrlib.hyper.runs import Run, load_run, read_torch, replicate_dir, save_atomic
 from hrlib.zoos.architectures import sign_symmetric
 from hrlib.zoos.population import pick_device
 from hrlib.zoos.zoo import Zoo
@@ -106,6 +106,14 @@ def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", pro
     run.result = result
     run.model.cpu()
     return run
+
+
+def train_replicates(zoo: Zoo, out, config: TrainConfig, replicates: int, device="auto", progress: bool = True) -> list[Run]:
+    """Train (or resume, or reuse) replicates 0..N-1 of a configuration side by side: replicate i in
+    `hrlib.hyper.runs.replicate_dir(out, i)` with `config.replicate(i)`."""
+    if replicates < 1:
+        raise ValueError(f"seeds must be at least 1, got {replicates}")
+    return [train(zoo, replicate_dir(out, i), config.replicate(i), device, progress) for i in range(replicates)]
 
 
 def _fit(out: Path, config: TrainConfig, model_config, data: dict, banks, device, progress: bool):

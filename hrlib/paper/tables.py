@@ -24,6 +24,7 @@ import re
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from hrlib.evaluate.features import BASELINES, runs_as_features, select_baselines
@@ -43,16 +44,16 @@ TABLE6_TARGETS = ("Eph", "Acc", "GGap", "LR", "L2", "Drop", "TF", "Act", "Init",
 
 
 def ablation_runs(zoo, table: str, runs="runs", epochs: int | None = None, quick: bool = False, only=None,
-                  device="auto", progress: bool = True, reduction: str | None = None) -> dict[str, str]:
+                  device="auto", progress: bool = True, reduction: str | None = None, seeds: int = 1) -> dict[str, str]:
     """Train (or resume, or reuse) the hyper-representations one ablation table compares.
 
     Returns name → run directory, under RUNS/hr/ named by `hrlib.hyper.runs.run_dir`; `only` restricts
     the table to some of its rows; `reduction` ("mean" or "sum") overrides the recipe's reduction of
-    the reconstruction error.
+    the reconstruction error; `seeds` N trains replicates 0..N-1 of each row beside its directory.
     """
     from hrlib.hyper.config import configure
     from hrlib.hyper.runs import run_dir
-    from hrlib.hyper.train import train
+    from hrlib.hyper.train import train_replicates
 
     if table not in ABLATIONS:
         raise ValueError(f"unknown ablation {table!r}; known: {sorted(ABLATIONS)}")
@@ -66,7 +67,7 @@ def ablation_runs(zoo, table: str, runs="runs", epochs: int | None = None, quick
                            reduction=reduction)
         path = run_dir(runs, zoo.path.name if zoo.path else "zoo", False, loss, encoder, augment, epochs or 0,
                        config.loss.reduction)
-        train(zoo, path, config, device=device, progress=progress)
+        train_replicates(zoo, path, config, seeds, device=device, progress=progress)
         out[name] = str(path)
     return out
 
@@ -154,14 +155,25 @@ def ablation(zoo, runs: dict[str, str], targets=("Eph", "Acc", "F1_C0", "F1_C1",
     return table
 
 
-def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame | None = None, digits: int = 1) -> str:
-    """A Markdown table of our numbers, each followed by the paper's in parentheses where it has one."""
+def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame | None = None, digits: int = 1,
+                 sd: pd.DataFrame | None = None, winners: str | None = None) -> str:
+    """A Markdown table of our numbers, each followed by the paper's in parentheses where it has one.
+
+    With `sd` (a table of our shape) each cell reads "mean ± sd"; `winners` ("row" or "column") then
+    sets in bold the best mean of each row or column where `clear_winners` finds its lead larger than
+    the spread. Without `sd` nothing is marked: one run cannot tell a winner.
+    """
     columns = list(ours.columns)
+    bold = clear_winners(ours, sd, winners) if sd is not None and winners else None
     lines = ["| | " + " | ".join(map(str, columns)) + " |", "|---" * (len(columns) + 1) + "|"]
     for index, row in ours.iterrows():
         cells = []
         for column in columns:
             cell = "–" if pd.isna(row[column]) else f"{row[column]:.{digits}f}"
+            if sd is not None and pd.notna(row[column]) and pd.notna(sd.loc[index, column]):
+                cell += f" ± {sd.loc[index, column]:.{digits}f}"
+            if bold is not None and bold.loc[index, column]:
+                cell = f"**{cell}**"
             if paper is not None and index in paper.index and column in paper.columns \
                     and pd.notna(paper.loc[index, column]):
                 cell += f" ({paper.loc[index, column]:g})"
@@ -214,3 +226,154 @@ def transfer(zoos: dict, runs: dict[str, list[str]] | None = None, target: str =
             runs_as_features({name: run}, zoos[zoo_name], split_seed)
         chosen[name] = lambda fit_zoo, per_zoo=per_zoo, name=name: runs_as_features({name: per_zoo[fit_zoo]})[name]
     return transfer_matrix(zoos, chosen, target, split_seed=split_seed)
+
+
+def replicate_runs(runs: dict[str, str], replicate: int) -> dict[str, str]:
+    """The runs of one replicate: each run directory's `hrlib.hyper.runs.replicate_dir`, which must exist."""
+    from hrlib.hyper.runs import replicate_dir
+
+    out = {name: str(replicate_dir(path, replicate)) for name, path in runs.items()}
+    for name, path in out.items():
+        if replicate and not (Path(path) / "config.json").is_file():
+            raise FileNotFoundError(f"{name}: replicate {replicate} of {runs[name]} is missing ({path}); train the "
+                                    f"replicates with `hrlib train ZOO --out {runs[name]} --seeds {replicate + 1}`")
+    return out
+
+
+def over_seeds(tables: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Mean and standard deviation (ddof 1) of tables of one shape, cell by cell; no sd for one table."""
+    first = tables[0]
+    stack = np.stack([t.reindex(index=first.index, columns=first.columns).to_numpy(float) for t in tables])
+    mean = pd.DataFrame(stack.mean(0), index=first.index, columns=first.columns)
+    if len(tables) == 1:
+        return mean, None
+    return mean, pd.DataFrame(stack.std(0, ddof=1), index=first.index, columns=first.columns)
+
+
+def clear_winners(mean: pd.DataFrame, sd: pd.DataFrame, by: str = "row") -> pd.DataFrame:
+    """True where a cell's mean beats every other cell of its row (`by="row"`) or column by more than
+    the two cells' standard deviations added: a winner called only where the gap exceeds the spread."""
+    m, s = (mean, sd) if by == "row" else (mean.T, sd.T)
+    out = pd.DataFrame(False, index=m.index, columns=m.columns)
+    for index, row in m.iterrows():
+        valid = row.dropna()
+        if len(valid) < 2:
+            continue
+        best = valid.idxmax()
+        others = valid.drop(best)
+        if ((valid[best] - others) > (s.loc[index, best] + s.loc[index, others.index])).all():
+            out.loc[index, best] = True
+    return out if by == "row" else out.T
+
+
+TABLES = ("table1", "table2", "table3", "table4", "table5", "table6", "table7", "rank")
+
+
+def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = None, *, seeds: int = 1,
+              split_seed: int = 0, paper: str | None = None, features=None, target: str = "ggap",
+              train: bool = False, epochs: int | None = None, runs_dir="runs", reduction: str | None = None,
+              progress: bool = True) -> tuple[str, str, str]:
+    """One of the paper's tables (or the ranking benchmark) on our zoos: (results.md key, title, body).
+
+    `runs` maps a column's (or an ablation row's) name to a run directory (table7: comma-separated, one
+    per zoo). With `seeds` N > 1 every cell is the mean ± sd over replicates 0..N-1: replicate i probes
+    with split seed `split_seed` + i and uses each run's replicate i (`replicate_dir`), trained with
+    `hrlib train ... --seeds N`, or here for tables 1-3 with `train`. Winners are set in bold only
+    where their lead exceeds the spread.
+    """
+    from hrlib import load_zoo
+    from hrlib.evaluate.probes import label
+    from hrlib.paper.numbers import PAPER, PAPER_ZOO_STATISTICS, PUBLISHED_RANK_TAU
+
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}; known: {TABLES}")
+    if seeds < 1:
+        raise ValueError(f"seeds must be at least 1, got {seeds}")
+    runs = dict(runs or {})
+    zoo = load_zoo(zoo_dirs[0])
+    name = paper or zoo.manifest.get("preset", "zoo")
+    seeds_note = f"; mean ± sd over {seeds} seeds" if seeds > 1 else ""
+    notes = ""
+
+    def cells(make, winners=None, digits=1, paper_table=None):
+        mean, sd = over_seeds([make(i) for i in range(seeds)])
+        return side_by_side(mean, paper_table, digits, sd, winners)
+
+    if table in ("table1", "table2", "table3") and train:
+        missing = [row for row in ABLATIONS[table] if row not in runs]  # --run rows are not retrained
+        runs = ablation_runs(zoo, table, runs_dir, epochs, progress=progress, only=missing, reduction=reduction,
+                             seeds=seeds) | runs
+        runs = {row: runs[row] for row in [*ABLATIONS[table], *runs] if row in runs}  # the paper's order
+        notes = (f"\n\n- Each hyper-representation trained with `hrlib.hyper.config.configure(zoo, ...)`: the CPU "
+                 f"recipe for the zoo{f', {epochs} epochs' if epochs else ''}, run directories under {runs_dir}/hr/.")
+    if table in ("table5", "table6"):
+        wanted = features or (BASELINES if table == "table5" else ("W", "s(W)"))
+        targets = None if table == "table5" else \
+            [t for t in TABLE6_TARGETS if t in {label(c) for c in zoo.properties.columns}]
+        reports = [table5(zoo, replicate_runs(runs, i), wanted, split_seed=split_seed + i, targets=targets)
+                   for i in range(seeds)]
+        mean, sd = over_seeds([r.table for r in reports])
+        body = side_by_side(mean, PAPER.get((table, name)), sd=sd, winners="row") + "\n\n" + protocol(reports[0])
+        what = "Act, Init" if table == "table5" else "Act, Init, Opt"
+        title = f"Table {table[-1]} on {name}: test R² (regression) or accuracy ({what}), %{seeds_note}; paper in parentheses"
+    elif table == "table4":
+        results = [table4(zoo, replicate_runs(runs, i), split_seed=split_seed + i) for i in range(seeds)]
+        stats_mean, stats_sd = over_seeds([stats.to_frame(name) for stats, _ in results])
+        mean, sd = over_seeds([report.table for _, report in results])
+        paper_stats = PAPER_ZOO_STATISTICS.T.get(name)
+        body = ("Zoo statistics (VAR, VAR_c; R_tr / R_tes: a run's reconstruction R² on the train / test split, "
+                "as a fraction):\n\n"
+                + side_by_side(stats_mean, None if paper_stats is None else paper_stats.to_frame(name), 3, stats_sd)
+                + "\n\nProbes, test R² (Init: accuracy), %:\n\n"
+                + side_by_side(mean, PAPER.get(("table4", name)), sd=sd, winners="row") + "\n\n" + protocol(results[0][1]))
+        title = f"Table 4 on {name}: zoo statistics and probes{seeds_note}; paper in parentheses"
+    elif table == "rank":
+        def make(i):
+            ranked = rank(zoo, replicate_runs(runs, i), split_seed=split_seed + i)
+            sizes.append(ranked[["n_fit", "n_test"]].iloc[0])
+            ranked.index = [f"{feature}, {estimator}" for feature, estimator in ranked.index]
+            return ranked[["tau", "r2"]].rename(columns={"tau": "τ", "r2": "R²"})
+
+        sizes = []
+        body = cells(make, "column", 3) + (
+            f"\n\n- Last checkpoint of every model; split by model 40/10/50 (seed {split_seed}"
+            f"{f'..{split_seed + seeds - 1}' if seeds > 1 else ''}): fitted on {sizes[0]['n_fit']} models (the "
+            f"validation fifth chooses ridge's α on standardized features, or stops the trees), ranked on "
+            f"{sizes[0]['n_test']}.\n- Published τ on the Small CNN Zoo's CIFAR10-GS, another zoo, for orientation "
+            "only: " + ", ".join(f"{k} {v:.3f}" for k, v in PUBLISHED_RANK_TAU.items()) + ".")
+        title = f"Ranking {name}'s models by test accuracy: Kendall's τ and R² on the held-out half{seeds_note}"
+    elif table in ("table1", "table2", "table3"):
+        if table == "table3":
+            body = cells(lambda i: table3(zoo, replicate_runs(runs, i)), "row", paper_table=PAPER.get((table, name)))
+            title = f"Table 3 on {name}: test reconstruction R², %, by augmentation{seeds_note}; paper in parentheses"
+        else:
+            body = cells(lambda i: ablation(zoo, replicate_runs(runs, i), split_seed=split_seed + i), "column",
+                         paper_table=PAPER.get((table, name)))
+            title = f"Table {table[-1]} on {name}: reconstruction R² and probe scores, %{seeds_note}; paper in parentheses"
+        body += notes
+        if reduction:
+            title += f"; reconstruction error: {reduction} over weights"
+    else:
+        loaded = [load_zoo(d) for d in zoo_dirs]
+        zoos = {str(z.manifest.get("preset", d)): z for z, d in zip(loaded, zoo_dirs)}
+        if len(zoos) < len(loaded):  # two zoos of one preset: tell them apart by their directories
+            zoos = {d.rstrip("/").split("/")[-1]: z for z, d in zip(loaded, zoo_dirs)}
+        name = "-".join(zoos)
+
+        def make(i):
+            per_zoo = {run: [str(replicate_dir(d, i)) for d in dirs.split(",")] for run, dirs in runs.items()}
+            matrix = transfer(zoos, per_zoo, target, features or ("W", "s(W)"), split_seed=split_seed + i)
+            matrix.columns = [f"{z} {feature}" for z, feature in matrix.columns]
+            return matrix
+
+        from hrlib.hyper.runs import replicate_dir
+
+        body = cells(make, digits=2, paper_table=PAPER.get((table, name)))
+        title = f"Table 7 ({target}): Kendall's τ, rows fitted, columns evaluated{seeds_note}"
+    if seeds > 1:
+        body += (f"\n- {seeds} replicates: replicate i probes the split of seed {split_seed} + i with each run's "
+                 "replicate i (trained with seed i on that split). Bold: the best mean of its row (Tables 1, 2 and "
+                 "the ranking: column) where its lead over every other cell exceeds their two standard deviations "
+                 "added; no bold, no clear winner.")
+    key = f"{table}:{name}" + (f":{reduction}" if reduction else "")
+    return key, title, body

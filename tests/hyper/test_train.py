@@ -50,6 +50,30 @@ def test_same_seed_same_run_other_seed_other_run(tiny_zoo, tmp_path):
     assert not a.history.train_loss.equals(c.history.train_loss)
 
 
+def test_same_seed_same_z_and_same_probe_table(tiny_zoo, tmp_path):
+    """Two runs of one seed on one machine give identical z and identical probe tables, to the last bit."""
+    from hrlib.evaluate.features import baselines, runs_as_features
+    from hrlib.evaluate.tables import evaluate_probes
+
+    paths = [train(tiny_zoo, tmp_path / name, TINY, device="cpu", progress=False).path for name in "ab"]
+    za, zb = (embed(load_run(p), tiny_zoo) for p in paths)
+    assert np.array_equal(za, zb)
+    tables = [evaluate_probes(tiny_zoo, {"s(W)": baselines(tiny_zoo.layout, umap=False)["s(W)"]}
+                              | runs_as_features({"E_cD": str(p)}, tiny_zoo, 0), ["Eph", "Acc", "GGap"]).table
+              for p in paths]
+    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)
+
+
+def test_replicates_train_side_by_side_with_their_own_seed_and_split(tiny_zoo, tmp_path):
+    from hrlib.hyper.train import train_replicates
+
+    runs = train_replicates(tiny_zoo, tmp_path / "run", TINY.replace(epochs=1), 2, device="cpu", progress=False)
+    assert [r.path.name for r in runs] == ["run", "run-s1"]
+    assert [(r.config.seed, r.config.split_seed) for r in runs] == [(0, 0), (1, 1)]
+    again = train_replicates(tiny_zoo, tmp_path / "run", TINY.replace(epochs=1), 2, device="cpu", progress=False)
+    assert again[1].result == runs[1].result  # reused, not retrained
+
+
 def test_resume_gives_the_uninterrupted_result(tiny_zoo, tmp_path):
     config = TINY.replace(epochs=3)
     whole = train(tiny_zoo, tmp_path / "whole", config, device="cpu", progress=False)

@@ -173,3 +173,44 @@ def test_table4_table6_and_the_ranking_benchmark(hyp_zoo, tmp_path, capsys):
     predicted = probe.predict(s_w.transform(hyp_zoo, test_rows))
     assert table.loc[("s(W)", "linear"), "n_test"] == len(split.test)
     assert table.loc[("s(W)", "linear"), "tau"] == pytest.approx(kendalltau(props.test_acc.to_numpy()[test_rows], predicted).statistic)
+
+
+def test_tables_over_seeds_carry_their_spread_and_mark_only_clear_winners(tiny_zoo, tmp_path, capsys):
+    import numpy as np
+
+    from hrlib.hyper.config import TrainConfig
+    from hrlib.hyper.train import train_replicates
+    from hrlib.paper.tables import clear_winners, side_by_side
+
+    mean = pd.DataFrame({"a": [10.0, 10.0], "b": [5.0, 9.0]}, index=["x", "y"])
+    sd = pd.DataFrame({"a": [1.0, 1.0], "b": [1.0, 1.0]}, index=["x", "y"])
+    assert clear_winners(mean, sd).values.tolist() == [[True, False], [False, False]]  # 10 vs 9 is within 1 + 1
+    text = side_by_side(mean, sd=sd, winners="row")
+    assert "| x | **10.0 ± 1.0** | 5.0 ± 1.0 |" in text and "| y | 10.0 ± 1.0 | 9.0 ± 1.0 |" in text
+    assert "**" not in side_by_side(mean)  # one run tells no winner
+
+    small = TrainConfig(epochs=1, batch_size=32, lr=1e-3, model=dict(d_model=16, ff=32, latent=8, projection_hidden=16,
+                                                                      projection_out=8))
+    train_replicates(tiny_zoo, tmp_path / "run", small, 3, device="cpu", progress=False)
+    out, per_seed = tmp_path / "t.csv", []
+    for i in range(3):  # each replicate alone, on its own split
+        run = tmp_path / ("run" if i == 0 else f"run-s{i}")
+        assert main(["probe", str(tiny_zoo.path), "--run", f"E_cD={run}", "--features", "sW", "--targets", "Eph,Acc",
+                     "--split-seed", str(i), "--out", str(tmp_path / f"{i}.csv")]) == 0
+        per_seed.append(pd.read_csv(tmp_path / f"{i}.csv", index_col="target"))
+    assert main(["probe", str(tiny_zoo.path), "--run", f"E_cD={tmp_path / 'run'}", "--features", "sW", "--targets",
+                 "Eph,Acc", "--seeds", "3", "--out", str(out)]) == 0
+    table = pd.read_csv(out, index_col="target")
+    assert list(table.columns) == ["metric", "s(W)", "s(W) sd", "E_cD", "E_cD sd"]
+    stacked = np.stack([t[["s(W)", "E_cD"]].to_numpy() for t in per_seed])
+    np.testing.assert_allclose(table[["s(W)", "E_cD"]], stacked.mean(0), atol=0.01)
+    np.testing.assert_allclose(table[["s(W) sd", "E_cD sd"]], stacked.std(0, ddof=1), atol=0.02)
+    assert "mean ± sd over 3 replicates" in capsys.readouterr().out
+    assert main(["probe", str(tiny_zoo.path), "--run", f"E_cD={tmp_path / 'run'}", "--seeds", "4", "--out",
+                 str(tmp_path / "four.csv")]) == 2
+    assert "replicate 3 of" in capsys.readouterr().err and not (tmp_path / "four.csv").exists()
+    results = tmp_path / "results.md"
+    assert main(["reproduce", "table5", str(tiny_zoo.path), "--run", f"E_cD={tmp_path / 'run'}", "--features", "W,sW",
+                 "--seeds", "3", "--results", str(results)]) == 0
+    text = results.read_text()
+    assert "mean ± sd over 3 seeds" in text and " ± " in text and "3 replicates" in text
