@@ -36,7 +36,7 @@ def test_train_command(tiny_zoo, tmp_path, capsys):
                  "--loss", "E_c+D", "--augment", "P", "--batch-size", "64", "--quiet", "--device", "cpu"])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "Att_N E_c+D, test reconstruction R²" in printed
+    assert "Att_N E_c+D, seed 0, split seed 0, test reconstruction R²" in printed
     from hrlib.hyper.runs import load_run
 
     run = load_run(out)
