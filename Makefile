@@ -28,7 +28,10 @@ run: setup
 	    -p runs $(RUNS) || exit 1; \
 	done
 	@echo "== linear probes on tetris_seed: test R² in % (W: raw weights, PCA_*: kernel PCA, s(W): weight statistics, E_cD: z)"
-	@$(PY) -c "import pandas as pd; print(pd.read_csv('$(RUNS)/tables/tetris_seed-E_cD-Att_Npt.csv', index_col=0).round(1).to_string())"
+	@echo "   from $(RUNS)/tables/tetris_seed-E_cD-Att_Npt.csv: notebook 04 on the run of notebook 03 (seed 0, split seed 0)"
+	@$(PY) -c "import pandas as pd; from hrlib.paper.tables import against_documented as a; \
+	  t = pd.read_csv('$(RUNS)/tables/tetris_seed-E_cD-Att_Npt.csv', index_col=0); print(t.round(1).to_string()); \
+	  print(a(t, 'docs/results.md', 'table5:tetris_seed'))"
 
 # MNIST-based tests skip when the data cannot be fetched here, unless HRLIB_REQUIRE_DATA=1 (CI).
 test: setup

@@ -377,3 +377,45 @@ def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = Non
                  "added; no bold, no clear winner.")
     key = f"{table}:{name}" + (f":{reduction}" if reduction else "")
     return key, title, body
+
+
+_CELL = re.compile(r"^\**(-?\d+(?:\.\d+)?)(?: ± (\d+(?:\.\d+)?))?\**")
+
+
+def read_section(path, key: str) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """The first table of a results.md section, as written by `side_by_side`: (means, sds, title).
+    A cell without "± sd" (one seed) has a NaN sd; the paper's numbers in parentheses are dropped."""
+    text = Path(path).read_text()
+    found = re.search(rf"<!-- BEGIN {re.escape(key)} -->\n### (.*?)\n(.*?)<!-- END {re.escape(key)} -->", text, re.S)
+    if found is None:
+        raise ValueError(f"{path} has no section {key!r}")
+    lines = [line for line in found[2].splitlines() if line.startswith("|")]
+    if len(lines) < 3:
+        raise ValueError(f"section {key!r} of {path} holds no table")
+    columns = [c.strip() for c in lines[0].strip("|").split("|")][1:]
+    means, sds = {}, {}
+    for line in lines[2:]:
+        if not line.startswith("| "):
+            break
+        name, *cells = [c.strip() for c in line.strip("|").split("|")]
+        parsed = [_CELL.match(c) for c in cells]
+        means[name] = [float(m[1]) if m else np.nan for m in parsed]
+        sds[name] = [float(m[2]) if m and m[2] else np.nan for m in parsed]
+    return (pd.DataFrame.from_dict(means, orient="index", columns=columns),
+            pd.DataFrame.from_dict(sds, orient="index", columns=columns), found[1])
+
+
+def against_documented(table: pd.DataFrame, results, key: str, rows=("Eph", "Acc", "GGap"), columns=("s(W)", "E_cD")) -> str:
+    """A fresh probe table beside the documented section `key` of `results`: per cell ours, the
+    documented mean ± sd, and whether ours lies within two standard deviations of that mean."""
+    mean, sd, title = read_section(results, key)
+    compared = []
+    for column in columns:
+        for row in rows:
+            ours, m, s = table.loc[row, column], mean.loc[row, column], sd.loc[row, column]
+            compared.append({"feature": column, "target": row, "this run": f"{ours:.1f}",
+                             "documented": f"{m:.1f}" if np.isnan(s) else f"{m:.1f} ± {s:.1f}",
+                             "": "(one seed: no spread)" if np.isnan(s) else
+                             "within 2 sd" if abs(ours - m) <= 2 * s else "outside 2 sd"})
+    frame = pd.DataFrame(compared).set_index(["feature", "target"])
+    return f"beside {results}, '{title}':\n{frame.to_string()}"

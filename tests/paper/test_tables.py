@@ -214,3 +214,13 @@ def test_tables_over_seeds_carry_their_spread_and_mark_only_clear_winners(tiny_z
                  "--seeds", "3", "--results", str(results)]) == 0
     text = results.read_text()
     assert "mean ± sd over 3 seeds" in text and " ± " in text and "3 replicates" in text
+    # the headline of `make run` reads the documented mean ± sd back from the section
+    from hrlib.paper.tables import against_documented, read_section
+
+    documented, spread, title = read_section(results, "table5:tiny_tetris")
+    assert "mean ± sd over 3 seeds" in title and list(documented.columns) == ["W", "s(W)", "E_cD"]
+    assert spread.loc["Eph", "E_cD"] > 0 and documented.loc["Eph", "E_cD"] == round(table.loc["Eph", "E_cD"], 1)
+    lines = against_documented(documented + 0.01, results, "table5:tiny_tetris")
+    assert lines.count("within 2 sd") == 6
+    with pytest.raises(ValueError, match="no section"):
+        read_section(results, "table5:nowhere")
