@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from hrlib.evaluate.probes import label
+from hrlib.explore.plots import axis_name
 from hrlib.zoos.zoo import SPLITS, Zoo
 
 
@@ -35,7 +36,8 @@ def training_curve(zoo: Zoo, model: int, epoch=None) -> go.Figure:
     fig = go.Figure()
     for metric, dash in (("train_acc", "dot"), ("test_acc", None)):
         if metric in part:
-            fig.add_trace(go.Scatter(x=part["epoch"], y=part[metric], name=metric, mode="lines", line_dash=dash))
+            fig.add_trace(go.Scatter(x=part["epoch"], y=part[metric], name=axis_name(metric), mode="lines",
+                                     line_dash=dash))
     if epoch is not None:
         at = part[part["epoch"] == epoch]
         if at.empty:
@@ -64,11 +66,12 @@ def weight_heatmaps(zoo: Zoo, row: int) -> go.Figure:
         fig.add_trace(go.Heatmap(z=w, coloraxis="coloraxis", name=layer.name,
                                  hovertemplate="unit %{y}, input %{x}: %{z:.3f}<extra>" + layer.name + "</extra>"),
                       1, i + 1)
-        fig.update_yaxes(autorange="reversed", row=1, col=i + 1)
+        fig.update_yaxes(autorange="reversed", title_text="output unit", row=1, col=i + 1)
+        fig.update_xaxes(title_text="input" + (" (last: bias)" if layer.bias else ""), row=1, col=i + 1)
     model, epoch = zoo.properties.iloc[row][["model", "epoch"]]
-    fig.update_layout(title=f"weights of model {model} at epoch {epoch} (bias: last column)", height=240,
-                      coloraxis=dict(colorscale="RdBu", cmin=-limit, cmax=limit, colorbar=dict(thickness=10)),
-                      margin=dict(l=30, r=10, t=60, b=25))
+    fig.update_layout(title=f"weights of model {model} at epoch {epoch} (bias: last column)", height=270,
+                      coloraxis=dict(colorscale="RdBu", cmin=-limit, cmax=limit, colorbar=dict(thickness=10, title="weight")),
+                      margin=dict(l=50, r=10, t=60, b=45))
     return fig
 
 

@@ -165,7 +165,7 @@ def test_clicking_a_point_opens_the_panel_on_that_checkpoint(explorer, hyp_zoo, 
     assert explorer.focus == row and explorer.panel.layout.display == "flex"
     # the training curve of that model, the clicked epoch marked
     curve = explorer.curve_figure
-    test_acc = next(t for t in curve.data if t.name == "test_acc")
+    test_acc = next(t for t in curve.data if t.name == "test accuracy")
     np.testing.assert_allclose(test_acc.y, props["test_acc"][props["model"] == model])
     marked = next(t for t in curve.data if t.name == "selected epoch")
     assert set(marked.x) == {3} and props["test_acc"][row] in marked.y

@@ -13,7 +13,7 @@ def test_checkpoint_details_show_the_recorded_numbers(hyp_zoo):
     props = hyp_zoo.properties
     row = hyp_zoo.rows([7])[4]
     curve = training_curve(hyp_zoo, 7, epoch=4)
-    assert [t.name for t in curve.data] == ["train_acc", "test_acc", "selected epoch"]
+    assert [t.name for t in curve.data] == ["train accuracy", "test accuracy", "selected epoch"]
     with pytest.raises(ValueError, match="no checkpoint at epoch 9"):
         training_curve(hyp_zoo, 7, epoch=9)
     with pytest.raises(IndexError):
