@@ -168,7 +168,13 @@ def history_curves(history: pd.DataFrame) -> go.Figure:
         fig.add_trace(go.Scatter(x=history["epoch"], y=history["val_r2"], mode="lines+markers", showlegend=False,
                                  line=dict(color="black"), name="validation R²"), 1, 2)
     fig.update_xaxes(title_text="epoch")
-    fig.update_yaxes(title_text="loss (log scale)", type="log", dtick=1, exponentformat="power", row=1, col=1)
+    losses = history[[c for c in history if c.startswith(("train_", "val_")) and c != "val_r2"]].to_numpy(float)
+    losses = losses[np.isfinite(losses) & (losses > 0)]
+    ticks = [m * 10.0 ** e for e in range(-6, 7) for m in (1, 2, 5)]  # 1-2-5 steps: readable on a log axis
+    if losses.size:
+        ticks = [t for t in ticks if losses.min() / 2 <= t <= losses.max() * 2]
+    fig.update_yaxes(title_text="loss (log scale)", type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks],
+                     row=1, col=1)
     fig.update_yaxes(title_text="R²", row=1, col=2)
     fig.update_layout(height=360, title=f"Training history: {len(history)} epochs")
     return fig

@@ -7,6 +7,7 @@ HRLIB_REQUIRE_BROWSER is set; CI installs chromium and sets it (.ci/run). Every 
 state of the page, never a fixed sleep.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -59,23 +60,22 @@ def _get(url: str):
         return json.loads(response.read() or b"null")
 
 
-@pytest.fixture
-def lab(tmp_path):
-    """JupyterLab on 127.0.0.1 serving a prepared copy of the explorer notebook; shut down afterwards."""
+def _need_chromium():
     if not CHROMIUM.exists():
         if os.environ.get("HRLIB_REQUIRE_BROWSER"):
             pytest.fail("/usr/bin/chromium is required here: apt-get install chromium")
         pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
-    import papermill
 
-    work = tmp_path / "work"
-    work.mkdir()
-    papermill.execute_notebook(ROOT / "notebooks" / "06_explorer.ipynb", work / "06_explorer.ipynb", prepare_only=True,
-                               kernel_name="python3", progress_bar=False, parameters=dict(
-                                   quick=True, runs=str(tmp_path / "runs"), projection="pca", epochs=2))
+
+@contextlib.contextmanager
+def _jupyterlab(work: Path, tmp_path: Path):
+    """JupyterLab on 127.0.0.1 serving `work`; yields (base URL, token); shut down afterwards."""
     settings = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    notebook = settings.parent / "notebook-extension"  # every cell rendered, as a reader scrolling through sees them
+    notebook.mkdir()
+    (notebook / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings.parents[1]), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
                OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", NUMBA_NUM_THREADS="1", PYTHONPATH=str(ROOT))
@@ -97,7 +97,7 @@ def lab(tmp_path):
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"JupyterLab did not start; see {tmp_path / 'lab.log'}") from None
                 time.sleep(0.2)
-        yield f"{base}/lab/tree/06_explorer.ipynb?token={token}"
+        yield base, token
     finally:
         try:  # kernels first: they run in sessions of their own
             for kernel in _get(f"{base}/api/kernels?token={token}") or []:
@@ -112,6 +112,21 @@ def lab(tmp_path):
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(10)
         log.close()
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """JupyterLab on 127.0.0.1 serving a prepared copy of the explorer notebook."""
+    _need_chromium()
+    import papermill
+
+    work = tmp_path / "work"
+    work.mkdir()
+    papermill.execute_notebook(ROOT / "notebooks" / "06_explorer.ipynb", work / "06_explorer.ipynb", prepare_only=True,
+                               kernel_name="python3", progress_bar=False, parameters=dict(
+                                   quick=True, runs=str(tmp_path / "runs"), projection="pca", epochs=2))
+    with _jupyterlab(work, tmp_path) as (base, token):
+        yield f"{base}/lab/tree/06_explorer.ipynb?token={token}"
 
 
 def _plot_pixels(page, targets=()) -> dict:
@@ -186,5 +201,57 @@ def test_explorer_notebook_in_chromium(lab):
             assert panel.locator("table").count() == 1 and "Acc (test_acc)" in panel.inner_text()
             panel.scroll_into_view_if_needed()
             page.screenshot(path=ARTIFACTS / "explorer-4-panel.png")
+        finally:
+            browser.close()
+
+
+MAIN_NOTEBOOKS = ("01_zoos", "02_augmentations", "03_train", "04_downstream")
+
+
+def test_executed_notebooks_render_in_jupyterlab(tmp_path):
+    """The notebooks of `make run`, executed, opened as a reader opens them: every plotly figure they hold
+    is drawn, no cell shows an error or a stderr area (warnings, progress bars). By default the quick
+    runs, executed here; HRLIB_NOTEBOOKS=DIR checks the executed notebooks in DIR instead, e.g. those
+    of `make run` in runs/notebooks. Screenshots: test-artifacts/notebook-NN.png."""
+    _need_chromium()
+    import nbformat
+    import papermill
+    from playwright.sync_api import sync_playwright
+
+    work = tmp_path / "work"
+    work.mkdir()
+    given = os.environ.get("HRLIB_NOTEBOOKS")
+    for name in MAIN_NOTEBOOKS:
+        if given:
+            source = Path(given) / f"{name}.ipynb"
+            assert source.is_file(), f"{source}: not found; run `make run` first"
+            (work / source.name).write_bytes(source.read_bytes())
+        else:
+            papermill.execute_notebook(ROOT / "notebooks" / f"{name}.ipynb", work / f"{name}.ipynb", kernel_name="python3",
+                                       progress_bar=False, cwd=str(tmp_path),
+                                       parameters=dict(quick=True, runs=str(tmp_path / "runs")))
+    ARTIFACTS.mkdir(exist_ok=True)
+    with _jupyterlab(work, tmp_path) as (base, token), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            for name in MAIN_NOTEBOOKS:
+                nb = nbformat.read(work / f"{name}.ipynb", as_version=4)
+                outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+                figures = sum("application/vnd.plotly.v1+json" in o.get("data", {}) for o in outputs)
+                assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"], name
+                page.goto(f"{base}/lab/tree/{name}.ipynb?reset&token={token}")  # reset: this notebook alone
+                page.locator(".jp-Notebook").filter(visible=True).first.wait_for(timeout=60_000)
+                page.wait_for_function(f"""() => {{
+                    const drawn = [...document.querySelectorAll('.jp-Notebook .js-plotly-plot')]
+                        .filter(gd => gd._fullData && gd._fullData.length > 0 && gd.offsetParent !== null).length;
+                    return drawn >= {figures}; }}""", timeout=60_000, polling=500)
+                stderr = page.locator(".jp-Notebook [data-mime-type='application/vnd.jupyter.stderr']").filter(visible=True).count()
+                assert stderr == 0, f"{name}: {stderr} stderr output area(s)"
+                plots = page.locator(".jp-Notebook .js-plotly-plot").filter(visible=True)
+                for k in range(plots.count()):  # each figure as a reader sees it
+                    plots.nth(k).screenshot(path=ARTIFACTS / f"notebook-{name}-figure-{k + 1}.png")
+                page.locator(".jp-Cell").filter(visible=True).first.scroll_into_view_if_needed()
+                page.screenshot(path=ARTIFACTS / f"notebook-{name}.png")
         finally:
             browser.close()
