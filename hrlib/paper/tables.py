@@ -283,6 +283,7 @@ def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = Non
     """
     from hrlib import load_zoo
     from hrlib.evaluate.probes import label
+    from hrlib.hyper.runs import replicate_dir
     from hrlib.paper.numbers import PAPER, PAPER_ZOO_STATISTICS, PUBLISHED_RANK_TAU
 
     if table not in TABLES:
@@ -365,8 +366,6 @@ def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = Non
             matrix = transfer(zoos, per_zoo, target, features or ("W", "s(W)"), split_seed=split_seed + i)
             matrix.columns = [f"{z} {feature}" for z, feature in matrix.columns]
             return matrix
-
-        from hrlib.hyper.runs import replicate_dir
 
         body = cells(make, digits=2, paper_table=PAPER.get((table, name)))
         title = f"Table 7 ({target}): Kendall's τ, rows fitted, columns evaluated{seeds_note}"
