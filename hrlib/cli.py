@@ -130,8 +130,8 @@ def _probe(args):
 
     from hrlib import load_zoo
     from hrlib.evaluate.features import BASELINES, runs_as_features, select_baselines
-    from hrlib.evaluate.tables import evaluate_probes
-    from hrlib.paper.tables import over_seeds, replicate_runs
+    from hrlib.evaluate.tables import evaluate_probes, over_seeds
+    from hrlib.hyper.runs import replicate_runs
 
     if args.seeds < 1:
         raise ValueError(f"seeds must be at least 1, got {args.seeds}")

@@ -32,6 +32,14 @@ def zoo_dir(zoo: str, runs="runs", size: str = "full") -> Path:
     return Path(runs) / "zoos" / (zoo + ("" if size == "full" else f"-{size}"))
 
 
+def _run_path(zoo: str, runs, size: str, quick_run: bool, out: str, loss: str, encoder: str, augment: str,
+              epochs: int) -> Path:
+    """The run directory `ensure_run` uses: `out`, else `run_dir` named by the zoo and its size."""
+    if out:
+        return Path(out)
+    return run_dir(runs, zoo if quick_run or size == "full" else f"{zoo}-{size}", quick_run, loss, encoder, augment, epochs)
+
+
 def auto_size(zoo: str, device: str = "auto") -> str:
     """The size a notebook builds by default: a CNN preset at its CPU size when no GPU is used, any
     other zoo (the MLP presets, a zoo directory) as it is."""
@@ -75,8 +83,7 @@ def ensure_run(zoo: str, runs="runs", quick_run: bool = False, *, out: str = "",
     LossConfig.named(loss), named_settings(encoder), AugmentConfig.named(augment)  # bad names fail before any work
     found = ensure_zoo(zoo, runs, quick_run, device, progress, size)
     config = configure(found, recipe, loss, encoder, epochs or None, augment=augment, quick=quick_run, device=device)
-    name = zoo if quick_run or size == "full" else f"{zoo}-{size}"
-    path = Path(out) if out else run_dir(runs, name, quick_run, loss, encoder, augment, epochs)
+    path = _run_path(zoo, runs, size, quick_run, out, loss, encoder, augment, epochs)
     return train(found, path, config, device=device, progress=progress)
 
 
@@ -108,15 +115,15 @@ def plan(zoo: str, runs="runs", size: str = "full", *, out: str = "", loss: str 
             lines += ["  " + line for line in str(estimate(preset, device)).splitlines()]
     config = configure(SimpleNamespace(layout=layout), recipe, loss, encoder, epochs or None, augment=augment,
                        quick=quick_run, device=device)
-    name = zoo if quick_run or size == "full" else f"{zoo}-{size}"
-    path = Path(out) if out else run_dir(runs, name, quick_run, loss, encoder, augment, epochs)
+    path = _run_path(zoo, runs, size, quick_run, out, loss, encoder, augment, epochs)
     done = 0
     if (path / "result.json").is_file():
         return "\n".join(lines + [f"hyper-representation: found, finished, in {path}"])
     if (path / "history.csv").is_file():
         done = len(pd.read_csv(path / "history.csv"))
-    n_train = round(0.7 * n_models) * n_checkpoints  # the 70/15/15 split by model
-    seconds = estimate_epoch_seconds(layout, n_train, round(0.15 * n_models) * n_checkpoints, config, device)
+    train_share, val_share, _ = config.split_fractions
+    n_train = round(train_share * n_models) * n_checkpoints
+    seconds = estimate_epoch_seconds(layout, n_train, round(val_share * n_models) * n_checkpoints, config, device)
     left = config.epochs - done
     lines.append(f"hyper-representation: {config.loss.name}, {encoder}, "
                  f"{config.epochs} epochs ({left} to go{f', resuming {path}' if done else ''}) on {n_train:,} "

@@ -208,6 +208,16 @@ def transfer_matrix(zoos: Mapping[str, object], features: Mapping[str, Callable 
     return out
 
 
+def over_seeds(tables: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Mean and standard deviation (ddof 1) of tables of one shape, cell by cell; no sd for one table."""
+    first = tables[0]
+    stack = np.stack([t.reindex(index=first.index, columns=first.columns).to_numpy(float) for t in tables])
+    mean = pd.DataFrame(stack.mean(0), index=first.index, columns=first.columns)
+    if len(tables) == 1:
+        return mean, None
+    return mean, pd.DataFrame(stack.std(0, ddof=1), index=first.index, columns=first.columns)
+
+
 RANK_SPLIT = (0.4, 0.1, 0.5)  # fit on half the models (a fifth of it choosing α or the number of trees), rank the rest
 
 

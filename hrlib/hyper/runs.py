@@ -105,6 +105,16 @@ def replicate_dir(path, replicate: int) -> Path:
     return path if replicate == 0 else path.with_name(f"{path.name}-s{replicate}")
 
 
+def replicate_runs(runs: dict[str, str], replicate: int) -> dict[str, str]:
+    """The runs of one replicate: each run directory's `hrlib.hyper.runs.replicate_dir`, which must exist."""
+    out = {name: str(replicate_dir(path, replicate)) for name, path in runs.items()}
+    for name, path in out.items():
+        if replicate and not (Path(path) / "config.json").is_file():
+            raise FileNotFoundError(f"{name}: replicate {replicate} of {runs[name]} is missing ({path}); train the "
+                                    f"replicates with `hrlib train ZOO --out {runs[name]} --seeds {replicate + 1}`")
+    return out
+
+
 def run_dir(runs, zoo: str, quick: bool = False, loss: str = "E_cD", encoder: str = "Att_N+t",
             augment: str = "P,E", epochs: int = 0, reduction: str = "") -> Path:
     """Where the notebooks keep a run: RUNS/hr/ZOO[-quick]-LOSS-ENCODER[-AUG][-eEPOCHS][-REDUCTION],

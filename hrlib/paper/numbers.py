@@ -38,14 +38,13 @@ PAPER = {
 # Table 4 (bottom): probes on the MNIST CNN-s zoos, R² or accuracy (Init) in %; the paper printed each
 # zoo's better hyper-representation, E_c+D or E_cD. Cells copied as printed ("-34", "-06").
 _T4_ROWS = ["Eph", "Acc", "GGap", "Init"]
-for _zoo, _z, _cells in [
+PAPER |= {("table4", zoo): pd.DataFrame(cells, index=_T4_ROWS, columns=["W", "s(W)", z]) for zoo, z, cells in [
     ("mnist_seed", "E_c+D", [[84.5, 97.7, 97.3], [91.3, 98.7, 98.9], [56.9, 66.2, 66.7], [np.nan] * 3]),
     ("mnist_hyp_1_fix_seed", "E_cD", [[7.2, 6.2, 11.6], [73.6, 72.9, 89.5], [55.3, 42.1, 61.9], [87.7, 63.3, 75.4]]),
     ("mnist_hyp_1_rand_seed", "E_c+D", [[-34, 0.5, 4.1], [-6, 60.1, 85.7], [-36, 31.1, 54.9], [38.3, 56.1, 48.2]]),
     ("mnist_hyp_5_fix_seed", "E_cD", [[-2.7, 7.4, 10.2], [57.7, 75.1, 79.4], [37.8, 36.7, 57.7], [80.6, 54.5, 51.4]]),
     ("mnist_hyp_5_rand_seed", "E_cD", [[-14, 9.6, 7.2], [-13, 74.5, 82.5], [-3.2, 46.1, 60.5], [35.5, 47.2, 40.4]]),
-]:
-    PAPER[("table4", _zoo)] = pd.DataFrame(_cells, index=_T4_ROWS, columns=["W", "s(W)", _z])
+]}
 # Table 4 (top): weight variance, its mean within (init, activation) groups, and the reconstruction R²
 # (fractions) of a reference E_c+D on the train and test splits.
 PAPER_ZOO_STATISTICS = pd.DataFrame(

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from hrlib.evaluate.features import BASELINES, runs_as_features, select_baselines
-from hrlib.evaluate.tables import RANK_SPLIT, evaluate_probes, rank_checkpoints, transfer_matrix
+from hrlib.evaluate.tables import RANK_SPLIT, evaluate_probes, over_seeds, rank_checkpoints, transfer_matrix
 from hrlib.files import writable_file, write_text
 
 log = logging.getLogger(__name__)
@@ -228,28 +228,6 @@ def transfer(zoos: dict, runs: dict[str, list[str]] | None = None, target: str =
     return transfer_matrix(zoos, chosen, target, split_seed=split_seed)
 
 
-def replicate_runs(runs: dict[str, str], replicate: int) -> dict[str, str]:
-    """The runs of one replicate: each run directory's `hrlib.hyper.runs.replicate_dir`, which must exist."""
-    from hrlib.hyper.runs import replicate_dir
-
-    out = {name: str(replicate_dir(path, replicate)) for name, path in runs.items()}
-    for name, path in out.items():
-        if replicate and not (Path(path) / "config.json").is_file():
-            raise FileNotFoundError(f"{name}: replicate {replicate} of {runs[name]} is missing ({path}); train the "
-                                    f"replicates with `hrlib train ZOO --out {runs[name]} --seeds {replicate + 1}`")
-    return out
-
-
-def over_seeds(tables: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Mean and standard deviation (ddof 1) of tables of one shape, cell by cell; no sd for one table."""
-    first = tables[0]
-    stack = np.stack([t.reindex(index=first.index, columns=first.columns).to_numpy(float) for t in tables])
-    mean = pd.DataFrame(stack.mean(0), index=first.index, columns=first.columns)
-    if len(tables) == 1:
-        return mean, None
-    return mean, pd.DataFrame(stack.std(0, ddof=1), index=first.index, columns=first.columns)
-
-
 def clear_winners(mean: pd.DataFrame, sd: pd.DataFrame, by: str = "row") -> pd.DataFrame:
     """True where a cell's mean beats every other cell of its row (`by="row"`) or column by more than
     the two cells' standard deviations added: a winner called only where the gap exceeds the spread."""
@@ -283,7 +261,7 @@ def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = Non
     """
     from hrlib import load_zoo
     from hrlib.evaluate.probes import label
-    from hrlib.hyper.runs import replicate_dir
+    from hrlib.hyper.runs import replicate_runs
     from hrlib.paper.numbers import PAPER, PAPER_ZOO_STATISTICS, PUBLISHED_RANK_TAU
 
     if table not in TABLES:
@@ -362,7 +340,7 @@ def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = Non
         name = "-".join(zoos)
 
         def make(i):
-            per_zoo = {run: [str(replicate_dir(d, i)) for d in dirs.split(",")] for run, dirs in runs.items()}
+            per_zoo = {run: [replicate_runs({run: d}, i)[run] for d in dirs.split(",")] for run, dirs in runs.items()}
             matrix = transfer(zoos, per_zoo, target, features or ("W", "s(W)"), split_seed=split_seed + i)
             matrix.columns = [f"{z} {feature}" for z, feature in matrix.columns]
             return matrix

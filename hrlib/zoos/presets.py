@@ -234,7 +234,7 @@ def quick(preset: Preset) -> Preset:
     return dataclasses.replace(small, data_options={**small.data_options, "test_subset": 1000})
 
 
-# The CNN zoos at the size a 2-core CPU builds in about 75-100 minutes with one torch thread, two builds
+# The CNN zoos at the size a 2-core CPU builds in about 66-76 minutes with one torch thread, two builds
 # side by side (measured, docs/zoos.md): fewer models and epochs on a seeded training subset. Shards
 # of 50 / 100 models make an interrupted build lose little.
 CPU_SIZES = {

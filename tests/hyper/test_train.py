@@ -70,8 +70,10 @@ def test_replicates_train_side_by_side_with_their_own_seed_and_split(tiny_zoo, t
     runs = train_replicates(tiny_zoo, tmp_path / "run", TINY.replace(epochs=1), 2, device="cpu", progress=False)
     assert [r.path.name for r in runs] == ["run", "run-s1"]
     assert [(r.config.seed, r.config.split_seed) for r in runs] == [(0, 0), (1, 1)]
+    written = (tmp_path / "run-s1" / "best.pt").stat().st_mtime_ns
     again = train_replicates(tiny_zoo, tmp_path / "run", TINY.replace(epochs=1), 2, device="cpu", progress=False)
     assert again[1].result == runs[1].result  # reused, not retrained
+    assert (tmp_path / "run-s1" / "best.pt").stat().st_mtime_ns == written
 
 
 def test_resume_gives_the_uninterrupted_result(tiny_zoo, tmp_path):
