@@ -288,8 +288,10 @@ def parser() -> argparse.ArgumentParser:
     probe.set_defaults(run=_probe)
 
     reproduce = commands.add_parser("reproduce", help="recompute one of the paper's tables into docs/results.md")
-    reproduce.add_argument("table", choices=["table1", "table2", "table3", "table4", "table5", "table6", "table7", "rank"],
-                           help="one of the paper's tables, or rank: the ranking benchmark of later work")
+    reproduce.add_argument("table", choices=["table1", "table2", "table3", "table4", "table5", "table6", "table7",
+                                             "rank", "recipe"],
+                           help="one of the paper's tables; rank: the ranking benchmark of later work; recipe: "
+                                "candidate runs of one zoo compared on its validation split")
     reproduce.add_argument("zoos", nargs="+", help="zoo directory (table7: two or more of one architecture)")
     reproduce.add_argument("--run", dest="runs", action="append", metavar="NAME=RUN_DIR",
                            help="a hyper-representation (table7: NAME=DIR_ZOO1,DIR_ZOO2,...), repeatable")

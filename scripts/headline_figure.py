@@ -2,8 +2,12 @@
 
     python scripts/headline_figure.py runs/tables/tetris_seed-E_cD-Att_Npt.csv docs/headline.png
 
-Reads a probe table written by notebook 04 (targets × feature sets, in %), draws it with plotly and
-renders it in Debian's chromium through Playwright (no network: plotly.js is inlined).
+    python scripts/headline_figure.py runs/tables/tetris_seed-seeds3.csv docs/headline.png --seeds 3
+
+Reads a probe table (targets × feature sets, in %): one written by notebook 04, or one of
+`hrlib probe --seeds N`, whose "NAME sd" columns become error bars of one standard deviation. Draws
+it with plotly and renders it in Debian's chromium through Playwright (no network: plotly.js is
+inlined).
 """
 
 import argparse
@@ -18,11 +22,22 @@ FEATURES = {"W": "raw weights W", "s(W)": "weight statistics s(W)", "E_cD": "hyp
 TARGETS = {"Eph": "epoch", "Acc": "test accuracy", "GGap": "generalization gap"}
 
 
-def figure(table: pd.DataFrame, zoo: str):
-    long = (table.loc[list(TARGETS), list(FEATURES)].rename(index=TARGETS, columns=FEATURES)
-            .rename_axis(index="target", columns="features").stack().rename("R²").reset_index())
+def _long(table: pd.DataFrame, name: str) -> pd.Series:
+    return (table.rename(index=TARGETS, columns=FEATURES).rename_axis(index="target", columns="features")
+            .stack().rename(name))
+
+
+def figure(table: pd.DataFrame, zoo: str, seeds: int = 1):
+    """Grouped bars per target; with "NAME sd" columns (and `seeds` > 1), error bars of ±1 sd."""
+    long = _long(table.loc[list(TARGETS), list(FEATURES)], "R²").reset_index()
+    spread = [f"{f} sd" for f in FEATURES]
+    title = f"What a linear probe reads off each model's weights ({zoo}, test split)"
+    if set(spread) <= set(table.columns):
+        sd = table.loc[list(TARGETS), spread].rename(columns=lambda c: c.removesuffix(" sd"))
+        long["sd"] = _long(sd, "sd").to_numpy()
+        title += f"<br><sup>mean ± sd over {seeds} training seeds</sup>"
     fig = px.bar(long, x="target", y="R²", color="features", barmode="group", text_auto=".1f",
-                 title=f"What a linear probe reads off each model's weights ({zoo}, test split)")
+                 error_y="sd" if "sd" in long else None, title=title)
     fig.update_layout(yaxis_title="test R² of a linear probe, %", xaxis_title="", legend_title="",
                       width=900, height=420, margin=dict(t=60, b=40), template="plotly_white")
     return fig
@@ -45,11 +60,13 @@ def render(fig, png: Path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("table", help="a probe table CSV from notebook 04 (RUNS/tables/ZOO-LOSS-ENCODER.csv)")
+    parser.add_argument("table", help="a probe table CSV: notebook 04's (RUNS/tables/ZOO-LOSS-ENCODER.csv) "
+                                      "or `hrlib probe --seeds N --out CSV`'s")
     parser.add_argument("png", help="where to write the figure")
     parser.add_argument("--zoo", default="tetris_seed", help="the zoo's name, for the title")
+    parser.add_argument("--seeds", type=int, default=1, help="how many seeds the table's sd columns span")
     args = parser.parse_args()
-    render(figure(pd.read_csv(args.table, index_col=0), args.zoo), Path(args.png))
+    render(figure(pd.read_csv(args.table, index_col=0), args.zoo, args.seeds), Path(args.png))
     print(f"wrote {args.png}")
 
 

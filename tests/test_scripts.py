@@ -58,7 +58,11 @@ def test_headline_figure_draws_the_probe_table(tmp_path):
     assert [trace.name for trace in fig.data] == list(script.FEATURES.values())
     assert list(fig.data[1].y) == [10.0, 20.0, 30.0]  # s(W) on Eph, Acc, GGap; F1_C0 left out
     assert list(fig.data[1].x) == ["epoch", "test accuracy", "generalization gap"]
-    assert "a zoo" in fig.layout.title.text
+    assert "a zoo" in fig.layout.title.text and fig.data[1].error_y.array is None
+    spread = pd.DataFrame({f"{f} sd": [0.5, 1.0, 1.5, 2.0] for f in table}, index=table.index)
+    fig = script.figure(pd.concat([table, spread], axis=1), "a zoo", seeds=3)
+    assert list(fig.data[2].error_y.array) == [0.5, 1.0, 1.5]  # z's sd on Eph, Acc, GGap
+    assert "over 3 training seeds" in fig.layout.title.text
 
 
 def test_calibrate_tetris_scores_designs_by_their_baselines_only(tmp_path):

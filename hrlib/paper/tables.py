@@ -13,6 +13,7 @@ the paper's, the command that made them, the machine and the time it took.
 - Table 7: Kendall's τ transfer matrix between zoos of one architecture.
 - Rank: Kendall's τ of test accuracy from each model's last checkpoint, s_U(W) with a linear probe and
   with gradient-boosted trees against z: the benchmark later weight-space papers report.
+- Recipe: candidate training recipes for one zoo, judged on its validation split alone.
 """
 
 from __future__ import annotations
@@ -155,6 +156,31 @@ def ablation(zoo, runs: dict[str, str], targets=("Eph", "Acc", "F1_C0", "F1_C1",
     return table
 
 
+def recipe_choice(zoo, runs: dict[str, str], targets=("Eph", "Acc", "GGap"), split_seed: int = 0) -> pd.DataFrame:
+    """Candidate training recipes judged on the validation split alone: one row per run with its
+    setting and epochs, its training minutes, the validation reconstruction R² of its best epoch (lowest
+    validation loss, the model the run keeps) and the validation R² of a linear probe of its z on each
+    target, in %, then the mean of those probe scores, by which the rows are sorted (best first)."""
+    from hrlib.hyper.runs import load_run
+
+    report = evaluate_probes(zoo, runs_as_features(runs, zoo, split_seed), list(targets), split_seed=split_seed)
+    probes = 100 * report.details.pivot(index="feature", columns="target", values="val")
+    rows = {}
+    for name, path in runs.items():
+        run = load_run(path)
+        loss, history = run.config.loss, run.history
+        best = history.loc[history.val_loss.idxmin()]
+        rows[name] = {
+            "setting": f"{loss.name}, γ {loss.gamma:g}, {loss.reduction} error, lr {run.config.lr:g}, "
+                       f"{len(history)} epoch{'s' if len(history) > 1 else ''}",
+            "minutes": run.result.get("train_seconds", np.nan) / 60,
+            "val Rec": 100 * best.get("val_r2", np.nan),
+        } | {f"val {label}": probes.loc[name, label] for label in probes.columns}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table["val probes, mean"] = table[[f"val {label}" for label in probes.columns]].mean(axis=1)
+    return table.sort_values("val probes, mean", ascending=False)
+
+
 def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame | None = None, digits: int = 1,
                  sd: pd.DataFrame | None = None, winners: str | None = None) -> str:
     """A Markdown table of our numbers, each followed by the paper's in parentheses where it has one.
@@ -244,7 +270,7 @@ def clear_winners(mean: pd.DataFrame, sd: pd.DataFrame, by: str = "row") -> pd.D
     return out if by == "row" else out.T
 
 
-TABLES = ("table1", "table2", "table3", "table4", "table5", "table6", "table7", "rank")
+TABLES = ("table1", "table2", "table3", "table4", "table5", "table6", "table7", "rank", "recipe")
 
 
 def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = None, *, seeds: int = 1,
@@ -321,6 +347,19 @@ def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = Non
             f"{sizes[0]['n_test']}.\n- Published τ on the Small CNN Zoo's CIFAR10-GS, another zoo, for orientation "
             "only: " + ", ".join(f"{k} {v:.3f}" for k, v in PUBLISHED_RANK_TAU.items()) + ".")
         title = f"Ranking {name}'s models by test accuracy: Kendall's τ and R² on the held-out half{seeds_note}"
+    elif table == "recipe":
+        if seeds > 1:
+            raise ValueError("recipe compares single runs on the validation split; give each replicate as its own --run")
+        chosen = recipe_choice(zoo, runs, split_seed=split_seed)
+        numbers = chosen.drop(columns="setting")
+        body = side_by_side(numbers.rename(index=lambda run: f"{run}: {chosen.loc[run, 'setting']}"))
+        body = body.replace(f"| {chosen.index[0]}: ", f"| **{chosen.index[0]}**: ", 1)
+        body += (f"\n\n- Split by model, seed {split_seed}: runs and probes fitted on the training models, scored "
+                 "on the validation models; the test split is not used. Val Rec: reconstruction R² of the epoch with "
+                 "the lowest validation loss; val Eph, Acc, GGap: R² of a ridge probe of z (α chosen on the same "
+                 "validation models, so the scores are a little optimistic, alike for every run). Rows sorted by "
+                 "the mean probe score; the first (bold) is the one chosen. One training seed per row.")
+        title = f"Choosing a training recipe for {name} on the validation split, %"
     elif table in ("table1", "table2", "table3"):
         if table == "table3":
             body = cells(lambda i: table3(zoo, replicate_runs(runs, i)), "row", paper_table=PAPER.get((table, name)))

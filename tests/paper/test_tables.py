@@ -224,3 +224,35 @@ def test_tables_over_seeds_carry_their_spread_and_mark_only_clear_winners(tiny_z
     assert lines.count("within 2 sd") == 6
     with pytest.raises(ValueError, match="no section"):
         read_section(results, "table5:nowhere")
+
+
+def test_recipes_are_chosen_on_the_validation_split(tiny_zoo, tmp_path, capsys):
+    """The recipe table scores runs on validation models only and puts the best mean probe score first."""
+    from hrlib.evaluate.features import runs_as_features
+    from hrlib.evaluate.tables import evaluate_probes
+    from hrlib.hyper.config import TrainConfig
+    from hrlib.hyper.losses import LossConfig
+    from hrlib.hyper.train import train
+    from hrlib.paper.tables import recipe_choice
+
+    small = dict(batch_size=32, lr=1e-3, model=dict(d_model=16, ff=32, latent=8, projection_hidden=16, projection_out=8))
+    runs = {"one": str(tmp_path / "one"), "three": str(tmp_path / "three")}
+    train(tiny_zoo, runs["one"], TrainConfig(epochs=1, **small), device="cpu", progress=False)
+    train(tiny_zoo, runs["three"], TrainConfig(epochs=3, loss=LossConfig(reduction="sum"), **small), device="cpu",
+          progress=False)
+    table = recipe_choice(tiny_zoo, runs)
+    assert table["val probes, mean"].is_monotonic_decreasing
+    assert table.loc["three", "setting"] == "E_cD, γ 0.5, sum error, lr 0.001, 3 epochs"
+    details = evaluate_probes(tiny_zoo, runs_as_features(runs, tiny_zoo), ["Eph", "Acc", "GGap"]).details
+    val = details.set_index(["feature", "target"])["val"]
+    assert table.loc["one", "val Acc"] == pytest.approx(100 * val[("one", "Acc")])
+    assert table.loc["one", "val Rec"] > -100
+
+    results = tmp_path / "results.md"
+    assert main(["reproduce", "recipe", str(tiny_zoo.path), "--run", f"one={runs['one']}", "--run",
+                 f"three={runs['three']}", "--results", str(results)]) == 0
+    text = results.read_text()
+    assert "### Choosing a training recipe for tiny_tetris on the validation split" in text
+    assert f"| **{table.index[0]}**: {table.setting.iloc[0]} |" in text and "test split is not used" in text
+    assert main(["reproduce", "recipe", str(tiny_zoo.path), "--run", f"one={runs['one']}", "--seeds", "2"]) == 2
+    assert "give each replicate as its own --run" in capsys.readouterr().err
