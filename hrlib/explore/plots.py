@@ -256,3 +256,21 @@ def probe_scatter(report: ProbeReport, target: str, features=None, seed: int = 0
                       xaxis_title=f"predicted {target}", yaxis_title=f"true {target}",
                       updatemenus=[dict(buttons=buttons, direction="down")] if len(names) > 1 else [])
     return fig
+
+
+def table_bars(tables: dict[str, pd.DataFrame], value: str, setting: str, title: str,
+               legend: str = "numbers from") -> go.Figure:
+    """Tables of one shape side by side as grouped bars, e.g. this run's and the paper's: one block per
+    column of the first table, one group of bars per row within it (both in the table's order), one
+    colour per table. A cell missing from a later table leaves a gap."""
+    first = next(iter(tables.values()))
+    rows, columns = [str(r) for r in first.index], [str(c) for c in first.columns]
+    x = [[c for c in columns for _ in rows], rows * len(columns)]  # (block, row): a two-level category axis
+    fig = go.Figure()
+    for k, (name, table) in enumerate(tables.items()):
+        table = table.reindex(index=first.index, columns=first.columns)
+        fig.add_trace(go.Bar(x=x, y=table.to_numpy(float).T.ravel(), name=name, marker_color=_palette(k),
+                             hovertemplate=f"{name}<br>%{{x}}: %{{y:.3g}}<extra></extra>"))
+    fig.update_layout(barmode="group", height=420, title=title, legend_title_text=legend, xaxis_title=setting,
+                      yaxis_title=value)
+    return fig

@@ -77,6 +77,8 @@ def test_every_figure_names_its_axes_and_colours(hyp_zoo):
                             "train_mse": [0.5, 0.3, 0.2], "val_mse": [0.6, 0.4, 0.3], "val_r2": [0.1, 0.4, 0.6]})
     points = np.random.default_rng(0).normal(size=(len(hyp_zoo.properties), 2))
     last = plots.final_checkpoints(hyp_zoo)
+    ours = pd.DataFrame({"Rec": [90.0, np.nan], "Acc": [80.0, 85.0]}, index=["ED", "E_c"])
+    paper = pd.DataFrame({"Acc": [70.0]}, index=["ED"])
     figures = {
         "accuracy_overview": plots.accuracy_overview(hyp_zoo),
         "accuracy_overview by lr": plots.accuracy_overview(hyp_zoo, color="lr"),
@@ -94,12 +96,17 @@ def test_every_figure_names_its_axes_and_colours(hyp_zoo):
         "probe_scatter, activation": plots.probe_scatter(report, "Act"),
         "training_curve": panel.training_curve(hyp_zoo, 0, epoch=2),
         "weight_heatmaps": panel.weight_heatmaps(hyp_zoo, 3),
+        "table_bars": plots.table_bars({"this run": ours, "paper": paper}, "R², %", "loss", "ours and the paper's"),
     }
     missing = {name: gaps for name, fig in figures.items() if (gaps := _untitled(fig))}
     assert not missing, missing
     assert plots.factor_counts(tiny_zoo_like_seed(hyp_zoo)) is None  # only the seed varies: nothing to show
     assert [b.x for b in figures["factor_counts"].data][1] == ("0.001", "0.01")  # numbers in numeric order
     assert figures["embedding_scatter, numbers"].layout.coloraxis.colorbar.title.text == "epoch"
+    ours_bars, paper_bars = figures["table_bars"].data  # blocks by column, bars by row; missing cells stay gaps
+    assert [list(level) for level in ours_bars.x] == [["Rec", "Rec", "Acc", "Acc"], ["ED", "E_c", "ED", "E_c"]]
+    np.testing.assert_array_equal(ours_bars.y, [90.0, np.nan, 80.0, 85.0])
+    np.testing.assert_array_equal(paper_bars.y, [np.nan, np.nan, 70.0, np.nan])
 
 
 def tiny_zoo_like_seed(zoo):
