@@ -58,6 +58,8 @@ def _train(args):
     zoo = load_zoo(args.zoo)
     changes = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size), ("seed", args.seed),
                                  ("split_seed", args.split_seed), ("split_fractions", args.split)) if v is not None}
+    if args.latent is not None:
+        changes["model"] = {"latent": args.latent}
     config = configure(zoo, args.recipe or "", args.loss or "", args.encoder or "", args.epochs, args.gamma,
                        args.augment or "", device=args.device, reduction=args.reduction, **changes)
     for run in train_replicates(zoo, args.out, config, args.seeds, device=args.device, progress=not args.quiet):
@@ -255,6 +257,7 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--encoder", "--arch", dest="encoder", help="FF, Att_W, Att_W+t, Att_N or Att_N+t")
     tr.add_argument("--augment", help="augmentations: -, P, E, N or combinations such as P,E")
     tr.add_argument("--epochs", type=int)
+    tr.add_argument("--latent", type=int, help="size of z (default: the recipe's)")
     tr.add_argument("--lr", type=float)
     tr.add_argument("--batch-size", type=int)
     tr.add_argument("--seed", type=int, help="training seed (default 0)")

@@ -32,7 +32,7 @@ def test_presets_listing(capsys):
 
 def test_train_command(tiny_zoo, tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["train", str(tiny_zoo.path), "--out", str(out), "--epochs", "1", "--arch", "Att_N",
+    code = main(["train", str(tiny_zoo.path), "--out", str(out), "--epochs", "1", "--arch", "Att_N", "--latent", "12",
                  "--loss", "E_c+D", "--augment", "P", "--batch-size", "64", "--quiet", "--device", "cpu"])
     assert code == 0
     printed = capsys.readouterr().out
@@ -41,5 +41,6 @@ def test_train_command(tiny_zoo, tmp_path, capsys):
 
     run = load_run(out)
     assert run.model_config.compression_token is False and run.config.augment.erase_p == 0.0
+    assert run.model_config.latent == 12 and run.model_config.d_model == 128  # the rest is the recipe's
     assert run.config.loss.contrast == "positive" and run.config.batch_size == 64
     assert main(["train", str(tiny_zoo.path), "--out", str(tmp_path / "x"), "--arch", "Att_Q"]) == 2

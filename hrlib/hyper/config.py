@@ -131,7 +131,8 @@ def configure(zoo: Zoo, recipe: str = "", loss: str = "", encoder: str = "", epo
 
     No recipe: the CPU recipe for the zoo's size; for CNN zoos on a GPU, the paper's size. `quick`
     (meant for the smoke-size zoos) keeps the recipe but trains at most 12 epochs in batches of 64,
-    so that a small zoo still gets a few hundred steps. Other keyword arguments are TrainConfig fields.
+    so that a small zoo still gets a few hundred steps. Other keyword arguments are TrainConfig fields
+    (`model`: a dict of ModelConfig changes, e.g. dict(latent=700)).
     """
     if not recipe:
         recipe = default_recipe(zoo)
@@ -145,7 +146,8 @@ def configure(zoo: Zoo, recipe: str = "", loss: str = "", encoder: str = "", epo
         changes["loss"] = {k: v for k, v in (("gamma", gamma), ("reduction", reduction)) if v is not None}
     if augment:
         changes["augment"] = AugmentConfig.named(augment)
-    changes["model"] = named_settings(encoder or "Att_N+t")  # always spelled out: runs compare equal
+    # the encoder always spelled out, so that runs compare equal; other model changes on top
+    changes["model"] = named_settings(encoder or "Att_N+t") | changes.get("model", {})
     if epochs is not None:  # 0 is refused by TrainConfig, not read as "the recipe's"
         changes["epochs"] = epochs
     elif quick:
