@@ -156,29 +156,48 @@ def ablation(zoo, runs: dict[str, str], targets=("Eph", "Acc", "F1_C0", "F1_C1",
     return table
 
 
+def linear_reference(zoo, components: int, split_seed: int = 0) -> float:
+    """Validation reconstruction R² of the best linear code of a given size: PCA fitted on the
+    training models' checkpoints, the validation models' checkpoints projected and mapped back."""
+    from sklearn.decomposition import PCA
+
+    split = zoo.split(seed=split_seed)
+    fit, val = (zoo.samples(split[part]) for part in ("train", "val"))
+    fit, val = fit[np.isfinite(fit).all(1)], val[np.isfinite(val).all(1)]
+    pca = PCA(min(components, *fit.shape), random_state=0).fit(fit)
+    residual = ((val - pca.inverse_transform(pca.transform(val))) ** 2).sum()
+    return float(1 - residual / ((val - val.mean(0)) ** 2).sum())
+
+
 def recipe_choice(zoo, runs: dict[str, str], targets=("Eph", "Acc", "GGap"), split_seed: int = 0) -> pd.DataFrame:
     """Candidate training recipes judged on the validation split alone: one row per run with its
     setting and epochs, its training minutes, the validation reconstruction R² of its best epoch (lowest
     validation loss, the model the run keeps) and the validation R² of a linear probe of its z on each
-    target, in %, then the mean of those probe scores, by which the rows are sorted (best first)."""
+    target, in %, then the mean of those probe scores, by which the rows are sorted (best first).
+    Below them, per size of z among the runs, the `linear_reference` of that size (val Rec only)."""
     from hrlib.hyper.runs import load_run
 
     report = evaluate_probes(zoo, runs_as_features(runs, zoo, split_seed), list(targets), split_seed=split_seed)
     probes = 100 * report.details.pivot(index="feature", columns="target", values="val")
-    rows = {}
+    rows, sizes = {}, set()
     for name, path in runs.items():
         run = load_run(path)
         loss, history = run.config.loss, run.history
         best = history.loc[history.val_loss.idxmin()]
+        sizes.add(run.model_config.latent)
         rows[name] = {
-            "setting": f"{loss.name}, γ {loss.gamma:g}, {loss.reduction} error, lr {run.config.lr:g}, "
-                       f"{len(history)} epoch{'s' if len(history) > 1 else ''}",
+            "setting": f"{loss.name}, γ {loss.gamma:g}, {loss.reduction} error, z of {run.model_config.latent}, "
+                       f"lr {run.config.lr:g}, {len(history)} epoch{'s' if len(history) > 1 else ''}",
             "minutes": run.result.get("train_seconds", np.nan) / 60,
             "val Rec": 100 * best.get("val_r2", np.nan),
         } | {f"val {label}": probes.loc[name, label] for label in probes.columns}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table["val probes, mean"] = table[[f"val {label}" for label in probes.columns]].mean(axis=1)
-    return table.sort_values("val probes, mean", ascending=False)
+    table = table.sort_values("val probes, mean", ascending=False)
+    linear = pd.DataFrame.from_dict({f"PCA {k}": {"setting": "linear reference: PCA fitted on the training models",
+                                                  "val Rec": 100 * linear_reference(zoo, k, split_seed)}
+                                     for k in sorted(sizes)}, orient="index")
+    return pd.concat([table, linear])
 
 
 def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame | None = None, digits: int = 1,
@@ -358,7 +377,10 @@ def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = Non
                  "on the validation models; the test split is not used. Val Rec: reconstruction R² of the epoch with "
                  "the lowest validation loss; val Eph, Acc, GGap: R² of a ridge probe of z (α chosen on the same "
                  "validation models, so the scores are a little optimistic, alike for every run). Rows sorted by "
-                 "the mean probe score; the first (bold) is the one chosen. One training seed per row.")
+                 "the mean probe score; the first (bold) is the one chosen. One training seed per row.\n"
+                 "- PCA k: the best linear code with k numbers per checkpoint (as many as z holds), fitted on the "
+                 "training models' checkpoints: how much of an unseen model's weights a linear code of that size "
+                 "keeps.")
         title = f"Choosing a training recipe for {name} on the validation split, %"
     elif table in ("table1", "table2", "table3"):
         if table == "table3":

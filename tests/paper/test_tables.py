@@ -241,8 +241,18 @@ def test_recipes_are_chosen_on_the_validation_split(tiny_zoo, tmp_path, capsys):
     train(tiny_zoo, runs["three"], TrainConfig(epochs=3, loss=LossConfig(reduction="sum"), **small), device="cpu",
           progress=False)
     table = recipe_choice(tiny_zoo, runs)
-    assert table["val probes, mean"].is_monotonic_decreasing
-    assert table.loc["three", "setting"] == "E_cD, γ 0.5, sum error, lr 0.001, 3 epochs"
+    assert table["val probes, mean"].dropna().is_monotonic_decreasing
+    assert table.loc["three", "setting"] == "E_cD, γ 0.5, sum error, z of 8, lr 0.001, 3 epochs"
+    # the linear reference of z's size: PCA of the training models' weights, scored on the validation models
+    import numpy as np
+    from sklearn.decomposition import PCA
+
+    split = tiny_zoo.split(seed=0)
+    fit, val = tiny_zoo.samples(split.train), tiny_zoo.samples(split.val)
+    pca = PCA(8, random_state=0).fit(fit)
+    expected = 1 - ((val - pca.inverse_transform(pca.transform(val))) ** 2).sum() / ((val - val.mean(0)) ** 2).sum()
+    assert list(table.index) == [*table.index[:2], "PCA 8"] and np.isnan(table.loc["PCA 8", "val Acc"])
+    assert table.loc["PCA 8", "val Rec"] == pytest.approx(100 * expected, rel=1e-4)
     details = evaluate_probes(tiny_zoo, runs_as_features(runs, tiny_zoo), ["Eph", "Acc", "GGap"]).details
     val = details.set_index(["feature", "target"])["val"]
     assert table.loc["one", "val Acc"] == pytest.approx(100 * val[("one", "Acc")])
