@@ -242,7 +242,7 @@ def test_recipes_are_chosen_on_the_validation_split(tiny_zoo, tmp_path, capsys):
           progress=False)
     table = recipe_choice(tiny_zoo, runs)
     assert table["val probes, mean"].dropna().is_monotonic_decreasing
-    assert table.loc["three", "setting"] == "E_cD, γ 0.5, sum error, z of 8, lr 0.001, 3 epochs"
+    assert table.loc["three", "setting"] == "E_cD, γ 0.5, sum error, z of 8, lr 0.001, batch 32, 3 epochs"
     # the linear reference of z's size: PCA of the training models' weights, scored on the validation models
     import numpy as np
     from sklearn.decomposition import PCA
