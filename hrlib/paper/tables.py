@@ -187,7 +187,8 @@ def recipe_choice(zoo, runs: dict[str, str], targets=("Eph", "Acc", "GGap"), spl
         sizes.add(run.model_config.latent)
         rows[name] = {
             "setting": f"{loss.name}, γ {loss.gamma:g}, {loss.reduction} error, z of {run.model_config.latent}, "
-                       f"lr {run.config.lr:g}, batch {run.config.batch_size}, {len(history)} epoch{'s' if len(history) > 1 else ''}",
+                       f"lr {run.config.lr:g}, batch {run.config.batch_size}, "
+                       f"{len(history)} epoch{'s' if len(history) > 1 else ''}",
             "minutes": run.result.get("train_seconds", np.nan) / 60,
             "val Rec": 100 * best.get("val_r2", np.nan),
         } | {f"val {label}": probes.loc[name, label] for label in probes.columns}
