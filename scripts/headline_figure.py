@@ -38,6 +38,7 @@ def figure(table: pd.DataFrame, zoo: str, seeds: int = 1):
         title += f"<br><sup>mean ± sd over {seeds} training seeds</sup>"
     fig = px.bar(long, x="target", y="R²", color="features", barmode="group", text_auto=".1f",
                  error_y="sd" if "sd" in long else None, title=title)
+    fig.update_traces(textposition="inside", insidetextanchor="start")  # numbers at the foot, clear of the error bars
     fig.update_layout(yaxis_title="test R² of a linear probe, %", xaxis_title="", legend_title="",
                       width=900, height=420, margin=dict(t=60, b=40), template="plotly_white")
     return fig
