@@ -178,7 +178,7 @@ def recipe_choice(zoo, runs: dict[str, str], targets=("Eph", "Acc", "GGap"), spl
     from hrlib.hyper.runs import load_run
 
     report = evaluate_probes(zoo, runs_as_features(runs, zoo, split_seed), list(targets), split_seed=split_seed)
-    probes = 100 * report.details.pivot(index="feature", columns="target", values="val")
+    probes = 100 * report.details.pivot(index="feature", columns="target", values="val")[list(targets)]
     rows, sizes = {}, set()
     for name, path in runs.items():
         run = load_run(path)
