@@ -189,7 +189,7 @@ def recipe_choice(zoo, runs: dict[str, str], targets=("Eph", "Acc", "GGap"), spl
             "setting": f"{loss.name}, γ {loss.gamma:g}, {loss.reduction} error, z of {run.model_config.latent}, "
                        f"lr {run.config.lr:g}, batch {run.config.batch_size}, "
                        f"{len(history)} epoch{'s' if len(history) > 1 else ''}",
-            "minutes": run.result.get("train_seconds", np.nan) / 60,
+            "epochs": len(history), "minutes": run.result.get("train_seconds", np.nan) / 60,
             "val Rec": 100 * best.get("val_r2", np.nan),
         } | {f"val {label}": probes.loc[name, label] for label in probes.columns}
     table = pd.DataFrame.from_dict(rows, orient="index")
@@ -371,7 +371,7 @@ def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = Non
         if seeds > 1:
             raise ValueError("recipe compares single runs on the validation split; give each replicate as its own --run")
         chosen = recipe_choice(zoo, runs, split_seed=split_seed)
-        numbers = chosen.drop(columns="setting")
+        numbers = chosen.drop(columns=["setting", "epochs"])
         body = side_by_side(numbers.rename(index=lambda run: f"{run}: {chosen.loc[run, 'setting']}"))
         body = body.replace(f"| {chosen.index[0]}: ", f"| **{chosen.index[0]}**: ", 1)
         body += (f"\n\n- Split by model, seed {split_seed}: runs and probes fitted on the training models, scored "
@@ -382,7 +382,8 @@ def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = Non
                  "- PCA k: the best linear code with k numbers per checkpoint (as many as z holds), fitted on the "
                  "training models' checkpoints: how much of an unseen model's weights a linear code of that size "
                  "keeps.")
-        title = f"Choosing a training recipe for {name} on the validation split, %"
+        lengths = "/".join(str(n) for n in sorted({int(e) for e in chosen.epochs.dropna()}))
+        title = f"Choosing a training recipe for {name} on the validation split, {lengths} epochs, %"
     elif table in ("table1", "table2", "table3"):
         if table == "table3":
             body = cells(lambda i: table3(zoo, replicate_runs(runs, i)), "row", paper_table=PAPER.get((table, name)))
@@ -414,7 +415,7 @@ def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = Non
                  "replicate i (trained with seed i on that split). Bold: the best mean of its row (Tables 1, 2 and "
                  "the ranking: column) where its lead over every other cell exceeds their two standard deviations "
                  "added; no bold, no clear winner.")
-    key = f"{table}:{name}" + (f":{reduction}" if reduction else "")
+    key = f"{table}:{name}" + (f":{reduction}" if reduction else "") + (f":{lengths}ep" if table == "recipe" else "")
     return key, title, body
 
 

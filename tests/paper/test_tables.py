@@ -262,7 +262,8 @@ def test_recipes_are_chosen_on_the_validation_split(tiny_zoo, tmp_path, capsys):
     assert main(["reproduce", "recipe", str(tiny_zoo.path), "--run", f"one={runs['one']}", "--run",
                  f"three={runs['three']}", "--results", str(results)]) == 0
     text = results.read_text()
-    assert "### Choosing a training recipe for tiny_tetris on the validation split" in text
+    assert "### Choosing a training recipe for tiny_tetris on the validation split, 1/3 epochs" in text
+    assert "<!-- BEGIN recipe:tiny_tetris:1/3ep -->" in text
     assert f"| **{table.index[0]}**: {table.setting.iloc[0]} |" in text and "test split is not used" in text
     assert main(["reproduce", "recipe", str(tiny_zoo.path), "--run", f"one={runs['one']}", "--seeds", "2"]) == 2
     assert "give each replicate as its own --run" in capsys.readouterr().err
