@@ -33,6 +33,8 @@ def figure(table: pd.DataFrame, zoo: str, seeds: int = 1):
     spread = [f"{f} sd" for f in FEATURES]
     title = f"What a linear probe reads off each model's weights ({zoo}, test split)"
     if set(spread) <= set(table.columns):
+        if seeds < 2:
+            raise ValueError("the table has sd columns: give the number of seeds they span (--seeds N)")
         sd = table.loc[list(TARGETS), spread].rename(columns=lambda c: c.removesuffix(" sd"))
         long["sd"] = _long(sd, "sd").to_numpy()
         title += f"<br><sup>mean ± sd over {seeds} training seeds</sup>"

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
@@ -63,6 +64,8 @@ def test_headline_figure_draws_the_probe_table(tmp_path):
     fig = script.figure(pd.concat([table, spread], axis=1), "a zoo", seeds=3)
     assert list(fig.data[2].error_y.array) == [0.5, 1.0, 1.5]  # z's sd on Eph, Acc, GGap
     assert "over 3 training seeds" in fig.layout.title.text
+    with pytest.raises(ValueError, match="--seeds N"):  # sd columns without their number of seeds
+        script.figure(pd.concat([table, spread], axis=1), "a zoo")
 
 
 def test_calibrate_tetris_scores_designs_by_their_baselines_only(tmp_path):

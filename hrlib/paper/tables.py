@@ -318,7 +318,7 @@ def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = Non
     zoo = load_zoo(zoo_dirs[0])
     name = paper or zoo.manifest.get("preset", "zoo")
     seeds_note = f"; mean ± sd over {seeds} seeds" if seeds > 1 else ""
-    notes = ""
+    notes = variant = ""
 
     def cells(make, winners=None, digits=1, paper_table=None):
         mean, sd = over_seeds([make(i) for i in range(seeds)])
@@ -371,11 +371,11 @@ def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = Non
         if seeds > 1:
             raise ValueError("recipe compares single runs on the validation split; give each replicate as its own --run")
         chosen = recipe_choice(zoo, runs, split_seed=split_seed)
-        numbers = chosen.drop(columns=["setting", "epochs"])
-        body = side_by_side(numbers.rename(index=lambda run: f"{run}: {chosen.loc[run, 'setting']}"))
-        body = body.replace(f"| {chosen.index[0]}: ", f"| **{chosen.index[0]}**: ", 1)
+        first = chosen.index[0]  # the best mean probe score: the choice, in bold
+        rows = {run: f"{f'**{run}**' if run == first else run}: {chosen.loc[run, 'setting']}" for run in chosen.index}
+        body = side_by_side(chosen.drop(columns=["setting", "epochs"]).rename(index=rows))
         body += (f"\n\n- Split by model, seed {split_seed}: runs and probes fitted on the training models, scored "
-                 "on the validation models; the test split is not used. Val Rec: reconstruction R² of the epoch with "
+                 "on the validation models; no test score is read. Val Rec: reconstruction R² of the epoch with "
                  "the lowest validation loss; val Eph, Acc, GGap: R² of a ridge probe of z (α chosen on the same "
                  "validation models, so the scores are a little optimistic, alike for every run). Rows sorted by "
                  "the mean probe score; the first (bold) is the one chosen. One training seed per row.\n"
@@ -384,6 +384,7 @@ def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = Non
                  "keeps.")
         lengths = "/".join(str(n) for n in sorted({int(e) for e in chosen.epochs.dropna()}))
         title = f"Choosing a training recipe for {name} on the validation split, {lengths} epochs, %"
+        variant = f":{lengths}ep"  # comparisons at other training lengths keep their own sections
     elif table in ("table1", "table2", "table3"):
         if table == "table3":
             body = cells(lambda i: table3(zoo, replicate_runs(runs, i)), "row", paper_table=PAPER.get((table, name)))
@@ -415,7 +416,7 @@ def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = Non
                  "replicate i (trained with seed i on that split). Bold: the best mean of its row (Tables 1, 2 and "
                  "the ranking: column) where its lead over every other cell exceeds their two standard deviations "
                  "added; no bold, no clear winner.")
-    key = f"{table}:{name}" + (f":{reduction}" if reduction else "") + (f":{lengths}ep" if table == "recipe" else "")
+    key = f"{table}:{name}" + (f":{reduction}" if reduction else "") + variant
     return key, title, body
 
 
