@@ -137,6 +137,8 @@ def create_zoo_ray(
     if len(build.shards) == 1:
         log.warning("%s makes a single shard, so only one task can run; pass --shard-size to spread it", preset.name)
     if missing:
+        # A notebook's or a test's connection outlives this call; one this call opens ends with it
+        shared = require_ray().is_initialized()
         with connect(address) as ray:
             resources, task_device = task_resources(ray, device, cpus_per_task)
             task = ray.remote(_run_shard).options(max_retries=max_retries, retry_exceptions=True, **resources)
@@ -160,8 +162,12 @@ def create_zoo_ray(
                     bar.update(sizes[index])
             finally:
                 bar.close()
-                for ref in pending:  # interrupted: stop the work nobody will collect
-                    ray.cancel(ref, force=True)
+                # Interrupted: stop the work nobody will collect. Leaving a connection this call opened
+                # ends its job, and Ray then stops the job's tasks itself; cancelling them here as well
+                # (with force) races with a task that finishes at that moment and can abort Ray's core.
+                if shared:
+                    for ref in pending:
+                        ray.cancel(ref)
         if failed:
             first = next(iter(failed.values()))
             raise ShardsFailed(

@@ -124,7 +124,7 @@ def test_an_interrupted_cli_build_resumes_with_only_the_missing_shards(cluster, 
     # tools that run before this test in the suite leave SIGINT ignored, so restore it as a shell would
     proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.time() + 180
+    deadline = time.time() + 600  # a loaded machine starts the driver's workers slowly
     while not any(shard_file(out, i).exists() for i in range(12)) and time.time() < deadline \
             and proc.poll() is None:
         time.sleep(0.02)
