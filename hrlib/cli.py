@@ -7,10 +7,13 @@ import logging
 import shlex
 import sys
 import time
+from pathlib import Path
 
 from hrlib.errors import MissingExtra, RayUnavailable, ShardsFailed
-from hrlib.files import atomic, writable_file
+from hrlib.files import atomic, writable_dir, writable_file
 from hrlib.zoos.zoo import ZooError
+
+PRINTED_ROWS = 20  # checkpoints `hrlib predict` prints; --out writes them all
 
 
 def _zoo_create(args):
@@ -137,6 +140,10 @@ def _probe(args):
 
     if args.seeds < 1:
         raise ValueError(f"seeds must be at least 1, got {args.seeds}")
+    if args.save and (args.seeds > 1 or not args.runs):
+        raise ValueError("--save stores the probes of one replicate's runs: give --run, and no --seeds")
+    if args.save:
+        writable_dir(Path(args.save).parent)
     out = writable_file(args.out)  # checked before any work, as are the predictions' file and the runs
     predictions = writable_file(args.predictions) if args.predictions else None
     zoo = load_zoo(args.zoo)
@@ -169,6 +176,34 @@ def _probe(args):
     for note in reports[0].notes:
         print(f"note: {note}")
     print("seconds per feature set: " + ", ".join(f"{k} {v:.1f}" for k, v in reports[0].feature_seconds.items()))
+    if args.save:
+        from hrlib.evaluate.saved import save_probes
+
+        print(f"probes of {', '.join(replicates[0])} saved to {save_probes(reports[0], _runs(args.runs), args.save, zoo)}")
+
+
+def _predict(args):
+    import pandas as pd
+
+    from hrlib.evaluate.saved import predict_checkpoints
+
+    out = writable_file(args.out) if args.out else None
+    table, scores = predict_checkpoints(args.run_dir, args.probes, args.checkpoints)
+    print("reliability: each probe's score on the test split of the zoo it was fitted on")
+    for target, row in scores.iterrows():
+        tau = "" if pd.isna(row["tau"]) else f", Kendall τ {row['tau']:.3f}"
+        print(f"  {target:6s} test {row['metric']} {row['test']:.1f}%{tau}")
+        table[f"{target} probe test {row['metric']}"] = row["test"]
+        table[f"{target} probe tau"] = row["tau"]
+    predicted = [c for c in table.columns if c.endswith(" predicted")]
+    shown = table[["checkpoint", *predicted]]
+    print(shown.head(PRINTED_ROWS).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if len(table) > PRINTED_ROWS:
+        print(f"... {len(table) - PRINTED_ROWS} more checkpoints" + ("" if out else "; pass --out FILE.csv for all"))
+    if out:
+        with atomic(out) as tmp:
+            table.to_csv(tmp, index=False)
+        print(f"{len(table)} checkpoints written to {out}")
 
 
 def _reproduce(args):
@@ -288,7 +323,18 @@ def parser() -> argparse.ArgumentParser:
     probe.add_argument("--umap-components", type=int, default=2, help="UMAP components (default 2)")
     probe.add_argument("--max-fit-rows", type=int, default=5000, help="training rows kernel PCA is fitted on")
     probe.add_argument("--predictions", help="CSV file for the test predictions (feature, target, true, predicted)")
+    probe.add_argument("--save", metavar="DIR",
+                       help="store the fitted probes of each run's z in DIR (no pickled code), for `hrlib predict`")
     probe.set_defaults(run=_probe)
+
+    predict = commands.add_parser("predict", help="predict checkpoints' accuracy, gap and epoch from their weights")
+    predict.add_argument("run_dir", metavar="RUN", help="the hyper-representation whose z the probes read")
+    predict.add_argument("probes", help="probe folder written by `hrlib probe ZOO --run NAME=RUN --save DIR`")
+    predict.add_argument("checkpoints", nargs="+",
+                         help="hrlib zoo folders, folders of PyTorch state_dicts (searched recursively) or single "
+                              "checkpoint files, of the run's architecture")
+    predict.add_argument("--out", help="CSV file: one row per checkpoint, predictions and each probe's test score")
+    predict.set_defaults(run=_predict)
 
     reproduce = commands.add_parser("reproduce", help="recompute one of the paper's tables into docs/results.md")
     reproduce.add_argument("table", choices=["table1", "table2", "table3", "table4", "table5", "table6", "table7",

@@ -38,6 +38,8 @@ class ProbeReport:
     predictions: one row per (feature set, target, test checkpoint): row, model, epoch, true, predicted.
     notes: one line per target that was skipped, and why.
     feature_seconds: time to fit and transform each feature set.
+    probes: feature set → the fitted probes, each as (property columns it predicts, kind, probe);
+        complete numeric targets share one multi-target ridge probe. `hrlib.evaluate.saved` stores them.
     """
 
     table: pd.DataFrame
@@ -46,6 +48,7 @@ class ProbeReport:
     notes: list[str] = field(default_factory=list)
     feature_seconds: dict[str, float] = field(default_factory=dict)
     split: Split | None = None
+    probes: dict[str, list[tuple[list[str], str, object]]] = field(default_factory=dict)
 
 
 def _resolve_targets(properties: pd.DataFrame, targets) -> list[str]:
@@ -107,7 +110,7 @@ def evaluate_probes(zoo, features: Mapping[str, object], targets=None, *, split:
     # Complete numeric targets share one multi-target ridge fit per α (each still gets its own α).
     joint = [c for c in columns if kinds[c] == "regression" and props[c].iloc[everywhere].notna().all()]
     groups = ([joint] if joint else []) + [[c] for c in columns if c not in joint]
-    details, predictions, feature_seconds = [], [], {}
+    details, predictions, feature_seconds, probes = [], [], {}, {}
     for name, feature_set in features.items():
         start = time.perf_counter()
         feature_set.fit(zoo, rows["train"])
@@ -123,6 +126,7 @@ def evaluate_probes(zoo, features: Mapping[str, object], targets=None, *, split:
             y_fit = np.concatenate([y["train"][keep["train"]], y["val"][keep["val"]]])
             validation = np.arange(len(y_fit)) >= keep["train"].sum()
             probe = make_probe(kind, standardize).fit(X_fit, y_fit if len(group) > 1 else y_fit[:, 0], validation)
+            probes.setdefault(name, []).append((group, kind, probe))
             y_pred = probe.predict(X["test"][keep["test"]]).reshape(int(keep["test"].sum()), len(group))
             test_rows = rows["test"][keep["test"]]
             seconds = (time.perf_counter() - start) / len(group)
@@ -147,7 +151,7 @@ def evaluate_probes(zoo, features: Mapping[str, object], targets=None, *, split:
     table = 100 * details.pivot(index="target", columns="feature", values="test")
     table = table.reindex(index=[label(c) for c in columns], columns=list(features)).rename_axis(columns=None)
     predictions = pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame()
-    return ProbeReport(table, details, predictions, notes, feature_seconds, split)
+    return ProbeReport(table, details, predictions, notes, feature_seconds, split, probes)
 
 
 def probe_table(zoo, features: Mapping[str, object], targets=None, **options) -> pd.DataFrame:

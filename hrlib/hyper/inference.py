@@ -40,6 +40,17 @@ def embed(model: HyperRepresentation | Run | str | Path, zoo: Zoo, batch_size: i
     return _batched(model.encode, model, zoo.samples(), batch_size, device)
 
 
+def embed_weights(model: HyperRepresentation | Run | str | Path, weights: np.ndarray, batch_size: int = 4096,
+                  device="auto") -> np.ndarray:
+    """z of flat weight vectors (n, p) of the architecture the hyper-representation was trained on."""
+    model = _as_model(model)
+    weights = np.asarray(weights, np.float32)
+    if weights.ndim != 2 or weights.shape[1] != model.config.get_layout().n_params:
+        raise ValueError(f"weights of shape {weights.shape}; the hyper-representation reads "
+                         f"(n, {model.config.get_layout().n_params})")
+    return _batched(model.encode, model, weights, batch_size, device)
+
+
 def reconstruct(model: HyperRepresentation | Run | str | Path, weights: np.ndarray, batch_size: int = 4096,
                 device="auto") -> np.ndarray:
     """Decoder(encoder(w)) for flat weight vectors (n, p)."""

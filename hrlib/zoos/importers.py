@@ -146,14 +146,16 @@ def _unknown(name):
     raise ValueError(f"unknown architecture {name!r}; known: {sorted(arch.ARCHITECTURES)}")
 
 
-def _flat(state: dict, layout: Layout, path) -> np.ndarray:
-    """One checkpoint as hrlib's flat vector (p,), matched to `layout` layer by layer."""
+def _flat(state: dict, layout: Layout, path, mismatch: str = "mixed architectures: this checkpoint is {own}, "
+                                                              "the zoo's is {layout}") -> np.ndarray:
+    """One checkpoint as hrlib's flat vector (p,), matched to `layout` layer by layer; `mismatch` is the
+    message when it has another architecture."""
     try:
         own = Layout.of_state_dict(state)
     except ValueError as err:
         raise ImportFormatError(f"{path}: {err}") from None
     if not own.same_structure(layout):
-        raise ImportFormatError(f"{path}: mixed architectures: this checkpoint is {own}, the zoo's is {layout}")
+        raise ImportFormatError(f"{path}: " + mismatch.format(own=own, layout=layout))
     return own.flatten(state).detach().float().numpy()
 
 
@@ -388,6 +390,55 @@ def import_state_dicts(src, out, architecture=None, properties=None) -> Zoo:
         manifest = {"source": {"format": "state_dicts", "path": str(src)}, "dataset": {"name": None},
                     "epochs": epochs, "models_trained": len(files), "dropped": dropped}
         return _save(out, weights, rows, layout, manifest)
+
+
+# ---- Checkpoints read without building a zoo -------------------------------------------------------
+
+
+def _checkpoint_files(src: Path) -> list[Path]:
+    if src.is_file():
+        return [src]
+    if not src.is_dir():
+        raise ImportFormatError(f"{src}: no such file or directory")
+    found = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES)
+    if not found:
+        raise ImportFormatError(f"{src}: no checkpoint files ({', '.join(CHECKPOINT_SUFFIXES)})")
+    return found
+
+
+def read_checkpoints(sources, layout: Layout, expected: str = "expected") -> tuple[pd.DataFrame, np.ndarray]:
+    """Checkpoints of one architecture as flat weight vectors, without writing a zoo.
+
+    Each source is an hrlib zoo directory (every checkpoint, with its model, epoch and measured
+    properties), a folder of state_dict files (searched recursively) or one file. A checkpoint of
+    another architecture than `layout`, or with NaN or infinite weights, is an `ImportFormatError`
+    naming it; `expected` names what `layout` belongs to in that message.
+
+    Returns a table with one row per checkpoint (``checkpoint``: its file, or ZOO:model M epoch E)
+    and the weights (n, p), float32.
+    """
+    tables, parts = [], []
+    for src in map(Path, sources):
+        if (src / "manifest.json").is_file():
+            zoo = load_zoo(src)
+            if not zoo.layout.same_structure(layout):
+                raise ImportFormatError(f"{src}: a zoo of another architecture ({zoo.layout}); {expected} {layout}")
+            props = zoo.properties
+            names = src.name + ":model " + props["model"].astype(str) + " epoch " + props["epoch"].astype(str)
+            tables.append(props.assign(checkpoint=names.to_numpy()))
+            parts.append(zoo.samples())
+            continue
+        for path in _checkpoint_files(src):
+            flat = _flat(load_state_dict(path), layout, path,
+                         "a checkpoint of another architecture ({own}); " + expected + " {layout}")
+            if not np.isfinite(flat).all():
+                raise ImportFormatError(f"{path}: NaN or infinite weights")
+            tables.append(pd.DataFrame({"checkpoint": [str(path)]}))
+            parts.append(flat[None])
+    if not parts:
+        raise ValueError("no checkpoints given")
+    table = pd.concat(tables, ignore_index=True)
+    return table[["checkpoint", *[c for c in table.columns if c != "checkpoint"]]], np.concatenate(parts)
 
 
 FORMATS = {"unterthiner": import_unterthiner, "modelzoos": import_modelzoos, "state_dicts": import_state_dicts}

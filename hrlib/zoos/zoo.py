@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from hrlib.files import atomic_dir
 from hrlib.zoos.layout import Layout
 
 FORMAT = "hrlib-zoo"
@@ -142,9 +140,7 @@ class Zoo:
         path = Path(path)
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
+        with atomic_dir(path) as tmp:
             np.save(tmp / WEIGHTS_FILE, np.ascontiguousarray(self.weights, dtype=np.float32))
             self.properties.to_csv(tmp / PROPERTIES_FILE, index=False)
             m, c, p = self.weights.shape
@@ -158,10 +154,6 @@ class Zoo:
                 "files": {name: sha256(tmp / name) for name in (WEIGHTS_FILE, PROPERTIES_FILE)},
             }
             (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1, default=_json_default))
-            _replace_dir(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return path
 
 
@@ -185,18 +177,6 @@ def _json_default(value):
     if isinstance(value, np.ndarray):
         return value.tolist()
     raise TypeError(f"cannot write {type(value).__name__} to a manifest")
-
-
-def _replace_dir(src: Path, dst: Path):
-    """Move a finished directory into place; an old one is removed only once the new one is there."""
-    if dst.exists():
-        old = dst.with_name(f".{dst.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(dst, old)
-        os.replace(src, dst)
-        shutil.rmtree(old)
-    else:
-        os.replace(src, dst)
 
 
 def load_zoo(path, verify: bool = True) -> Zoo:
