@@ -206,6 +206,26 @@ def _predict(args):
         print(f"{len(table)} checkpoints written to {out}")
 
 
+def _sample(args):
+    from hrlib import load_zoo
+    from hrlib.hyper.sampling import compare_starts, summarize
+
+    out = writable_file(args.out) if args.out else None
+    if args.n < 2 or args.epochs < 0:
+        raise ValueError(f"--n must be at least 2 and --epochs at least 0, got {args.n} and {args.epochs}")
+    zoo = load_zoo(args.zoo)
+    table, samples = compare_starts(args.run_dir, zoo, args.n, epochs=args.epochs, epoch=args.epoch, top=args.top,
+                                    seed=args.seed, device=args.device)
+    print(f"{args.n} networks sampled from a kernel density (bandwidth {samples.bandwidth:.3g} sd) over the z of "
+          f"the {len(samples.anchors)} best training-split checkpoints at epoch {samples.epoch} (top {args.top:.0%} "
+          f"by test accuracy); test accuracy in %, mean ± sd over the networks, after each epoch of training:")
+    print(summarize(table).to_string())
+    if out:
+        with atomic(out) as tmp:
+            table.to_csv(tmp, index=False)
+        print(f"per network: {out}")
+
+
 def _reproduce(args):
     from hrlib.paper import tables as rep
 
@@ -335,6 +355,19 @@ def parser() -> argparse.ArgumentParser:
                               "checkpoint files, of the run's architecture")
     predict.add_argument("--out", help="CSV file: one row per checkpoint, predictions and each probe's test score")
     predict.set_defaults(run=_predict)
+
+    sample = commands.add_parser("sample", help="sample new networks from a hyper-representation and fine-tune them "
+                                                "beside fresh and the zoo's own networks")
+    sample.add_argument("run_dir", metavar="RUN", help="a hyper-representation trained with a decoder (ED, E_cD, E_c+D)")
+    sample.add_argument("zoo", help="the zoo it was trained on")
+    sample.add_argument("--n", type=int, default=50, help="networks per start (default 50)")
+    sample.add_argument("--epochs", type=int, default=5, help="epochs of training from each start (default 5)")
+    sample.add_argument("--epoch", type=int, help="the zoo epoch whose best checkpoints anchor the density (default: last)")
+    sample.add_argument("--top", type=float, default=0.3, help="fraction of checkpoints, by test accuracy, that anchor it")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--device", default="cpu", help="cpu, cuda, ...")
+    sample.add_argument("--out", help="CSV file: start, network, epoch, test and train accuracy")
+    sample.set_defaults(run=_sample)
 
     reproduce = commands.add_parser("reproduce", help="recompute one of the paper's tables into docs/results.md")
     reproduce.add_argument("table", choices=["table1", "table2", "table3", "table4", "table5", "table6", "table7",

@@ -38,3 +38,14 @@ def hyp_zoo(tmp_path_factory):
         grid=dict(activation=("tanh", "relu"), lr=(1e-2, 1e-3)), seeds=6,
     )
     return create_zoo(preset, tmp_path_factory.mktemp("zoos") / "tiny_hyp", device="cpu", progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_zoo, tmp_path_factory):
+    """A hyper-representation of `tiny_zoo`: Att_N, z of 12, E_cD, one epoch (seconds)."""
+    from hrlib.cli import main
+
+    out = tmp_path_factory.mktemp("runs") / "tiny-E_cD"
+    assert main(["train", str(tiny_zoo.path), "--out", str(out), "--epochs", "1", "--arch", "Att_N", "--latent", "12",
+                 "--quiet", "--device", "cpu"]) == 0
+    return out

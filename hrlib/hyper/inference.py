@@ -51,6 +51,12 @@ def embed_weights(model: HyperRepresentation | Run | str | Path, weights: np.nda
     return _batched(model.encode, model, weights, batch_size, device)
 
 
+def decode(model: HyperRepresentation | Run | str | Path, z: np.ndarray, batch_size: int = 4096, device="auto") -> np.ndarray:
+    """Flat weight vectors (n, p) the decoder makes of latent vectors z (n, latent)."""
+    model = _as_model(model)
+    return _batched(model.decoder, model, np.asarray(z, np.float32), batch_size, device)
+
+
 def reconstruct(model: HyperRepresentation | Run | str | Path, weights: np.ndarray, batch_size: int = 4096,
                 device="auto") -> np.ndarray:
     """Decoder(encoder(w)) for flat weight vectors (n, p)."""

@@ -174,10 +174,12 @@ def train_population(
     device: str | torch.device = "cpu",
     dropout_seed: int = 0,
     progress=None,
+    start: np.ndarray | None = None,
 ) -> PopulationResult:
     """Train every spec's model in lockstep; keep weights and metrics at each checkpoint epoch.
 
-    `checkpoint_epochs` defaults to every epoch 0..epochs. `progress`, when given, is called with
+    `start` (m, p): weights to start from (fine-tuning) instead of each spec's initialization; the
+    seed still orders the batches. `checkpoint_epochs` defaults to every epoch 0..epochs. `progress`, when given, is called with
     the number of model-epochs just finished (a group's models, once per epoch), for a progress bar.
     Models whose weights or loss become NaN or inf are marked in `diverged` and stop counting;
     the run goes on.
@@ -191,6 +193,8 @@ def train_population(
     layout = arch.layout_of(architecture)
     data = [torch.tensor(np.asarray(a), device=device) for a in (*train, *test)]
     m, c, k = len(specs), len(ckpts), arch.n_classes(architecture)
+    if start is not None and np.shape(start) != (m, layout.n_params):
+        raise ValueError(f"start must hold one weight vector per spec, ({m}, {layout.n_params}); got {np.shape(start)}")
     weights = np.zeros((m, c, layout.n_params), np.float32)
     metric_names = ["train_loss", "train_acc", "test_loss", "test_acc"] + [f"f1_c{i}" for i in range(k)]
     metrics = {name: np.full((m, c), np.nan, np.float32) for name in metric_names}
@@ -202,7 +206,8 @@ def train_population(
     for g, (key, members) in enumerate(groups.items()):
         generator = torch.Generator(device).manual_seed(dropout_seed * 1_000_003 + g)
         w, met, div = _train_group(
-            architecture, [specs[i] for i in members], data, epochs, batch_size, ckpts, device, generator, progress
+            architecture, [specs[i] for i in members], data, epochs, batch_size, ckpts, device, generator, progress,
+            None if start is None else np.asarray(start, np.float32)[members],
         )
         weights[members] = w
         for name in metric_names:
@@ -241,7 +246,7 @@ def reuse_freed_memory() -> bool:
         return False
 
 
-def _train_group(architecture, specs, data, epochs, batch_size, ckpts, device, dropout_gen, progress):
+def _train_group(architecture, specs, data, epochs, batch_size, ckpts, device, dropout_gen, progress, start=None):
     x_train, y_train, x_test, y_test = data
     layout = arch.layout_of(architecture)
     activation, optimizer, fraction = specs[0].group
@@ -249,8 +254,10 @@ def _train_group(architecture, specs, data, epochs, batch_size, ckpts, device, d
     gens = [torch.Generator().manual_seed(s.seed) for s in specs]
 
     flat = torch.empty(m, layout.n_params)
-    for i, spec in enumerate(specs):
+    for i, spec in enumerate(specs):  # drawn even under `start`, so that each seed orders its batches alike
         arch.init_flat_(layout, flat[i], spec.init, gens[i], spec.init_std, spec.bias_init)
+    if start is not None:
+        flat = torch.as_tensor(start).clone()
     subsets = None
     if fraction < 1:
         size = _subset_size(n, fraction)

@@ -24,9 +24,9 @@ def train(zoo, out, seed=0):
     return out
 
 
-@pytest.fixture(scope="module")
-def run(tiny_zoo, tmp_path_factory):
-    return train(tiny_zoo, tmp_path_factory.mktemp("runs") / "z")
+@pytest.fixture
+def run(tiny_run):
+    return tiny_run
 
 
 def test_a_saved_probe_predicts_exactly_what_the_fitted_one_did(tiny_zoo, run, tmp_path):

@@ -77,6 +77,21 @@ def test_checkpoints_include_epoch_zero_and_the_initialisation():
     np.testing.assert_array_equal(result.weights[0, 0], expected.detach().numpy())
 
 
+def test_training_from_given_weights_continues_them():
+    """`start` replaces the initialization only: from a model's own epoch-1 weights, two more epochs
+    (whose batches its seed orders anew) give a trained model, and from its own init the same run."""
+    specs = [ModelSpec(seed=s, lr=1e-2) for s in (1, 2)]
+    plain = train_population("tetris_mlp", specs, *TETRIS, epochs=2, batch_size=16)
+    again = train_population("tetris_mlp", specs, *TETRIS, epochs=2, batch_size=16, start=plain.weights[:, 0])
+    np.testing.assert_array_equal(again.weights, plain.weights)
+    moved = train_population("tetris_mlp", specs, *TETRIS, epochs=2, batch_size=16, start=plain.weights[:, 2])
+    np.testing.assert_array_equal(moved.weights[:, 0], plain.weights[:, 2])
+    np.testing.assert_array_equal(moved.metrics["test_acc"][:, 0], plain.metrics["test_acc"][:, 2])
+    assert not np.array_equal(moved.weights[:, 2], plain.weights[:, 2])
+    with pytest.raises(ValueError, match=r"one weight vector per spec, \(2, 100\)"):
+        train_population("tetris_mlp", specs, *TETRIS, epochs=1, batch_size=16, start=plain.weights[:1, 0])
+
+
 def test_diverged_models_are_recorded_without_crashing():
     # relu with N(0,1) weights and an absurd learning rate overflows; the others train normally.
     specs = [ModelSpec(seed=1, lr=1e-3), ModelSpec(seed=2, activation="relu", init="normal", optimizer="sgd", lr=1e30)]

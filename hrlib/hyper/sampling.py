@@ -1,0 +1,142 @@
+"""New networks from a hyper-representation: draw z near the z of good checkpoints, decode them.
+
+As in the authors' follow-up work on generative hyper-representations: the anchors are the
+training-split checkpoints of one epoch whose test accuracy is in the top fraction of that epoch; a
+Gaussian kernel density estimate (scikit-learn's KernelDensity, on standardized z, its bandwidth
+chosen by 5-fold cross-validated log-likelihood) is fitted to their z; new z are drawn from it and
+the decoder turns them into weight vectors. Each sample takes the hyper-parameters (activation,
+optimizer, learning rate, ...) of its nearest anchor.
+
+`compare_starts` asks what such weights are worth as networks and as starting points: it trains
+the sampled networks, freshly initialized ones and the zoo's own test-split networks of the same
+epoch for a few more epochs, with the zoo's recipe, and records test accuracy after each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import GridSearchCV
+from sklearn.neighbors import KernelDensity, NearestNeighbors
+from sklearn.preprocessing import StandardScaler
+
+from hrlib.hyper.inference import decode, embed, reconstruct
+from hrlib.hyper.runs import Run, load_run
+from hrlib.zoos.population import FACTORS, ModelSpec, train_population
+from hrlib.zoos.zoo import Zoo
+
+BANDWIDTHS = np.logspace(-1.5, 0.5, 17)  # in units of z's standard deviation per dimension
+
+
+@dataclass
+class Samples:
+    """Sampled networks: weights (n, p), each sample's nearest anchor row and its hyper-parameters
+    (`specs`), the anchors' rows, and the chosen bandwidth (in sd of z)."""
+
+    weights: np.ndarray
+    nearest: np.ndarray
+    specs: list[ModelSpec]
+    anchors: np.ndarray
+    bandwidth: float
+    epoch: int
+
+
+def _as_run(run) -> Run:
+    return run if isinstance(run, Run) else load_run(run)
+
+
+def _spec(row: pd.Series, seed: int) -> ModelSpec:
+    """The hyper-parameters of the checkpoint `row` (plain Python values, as a preset holds them), with a new seed."""
+    factors = {f: row[f] for f in FACTORS if f != "seed" and f in row.index and pd.notna(row[f])}
+    return ModelSpec(seed=seed, **{f: v.item() if isinstance(v, np.generic) else v for f, v in factors.items()})
+
+
+def anchor_rows(zoo: Zoo, models, epoch: int | None = None, top: float = 0.3) -> tuple[np.ndarray, int]:
+    """Rows of the checkpoints of `models` at `epoch` (the zoo's last by default) whose test accuracy
+    is in the top `top` fraction among them, and that epoch."""
+    props = zoo.properties
+    epoch = int(props["epoch"].max()) if epoch is None else int(epoch)
+    rows = zoo.rows(models)
+    rows = rows[props["epoch"].to_numpy()[rows] == epoch]
+    if not len(rows):
+        raise ValueError(f"the zoo has no checkpoints at epoch {epoch}; it keeps {sorted(props['epoch'].unique())}")
+    if not 0 < top <= 1:
+        raise ValueError(f"top must be a fraction in (0, 1], got {top}")
+    acc = props["test_acc"].to_numpy()[rows]
+    keep = max(2, round(top * len(rows)))
+    return rows[np.argsort(-acc, kind="stable")[:keep]], epoch
+
+
+def sample_networks(run, zoo: Zoo, n: int, *, epoch: int | None = None, top: float = 0.3, seed: int = 0,
+                    bandwidth: float | None = None, device="cpu") -> Samples:
+    """`n` weight vectors decoded from z drawn from a kernel density over the z of the best
+    training-split checkpoints (see the module docstring); `bandwidth` None chooses it by cross-validation."""
+    run = _as_run(run)
+    if not run.config.loss.uses_reconstruction:
+        raise ValueError(f"run {run.path} was trained without a decoder (E_c): it cannot turn z into weights")
+    run.check_fits(zoo)
+    split = zoo.split(run.config.split_fractions, run.config.split_seed)
+    anchors, epoch = anchor_rows(zoo, split.train, epoch, top)
+    z = embed(run, zoo, device=device)[anchors]
+    scaler = StandardScaler().fit(z)
+    scaled = scaler.transform(z)
+    if bandwidth is None:
+        folds = min(5, len(anchors))
+        search = GridSearchCV(KernelDensity(), {"bandwidth": BANDWIDTHS}, cv=folds).fit(scaled)
+        bandwidth = float(search.best_params_["bandwidth"])
+    kde = KernelDensity(bandwidth=bandwidth).fit(scaled)
+    drawn = kde.sample(n, random_state=seed)
+    nearest = anchors[NearestNeighbors(n_neighbors=1).fit(scaled).kneighbors(drawn, return_distance=False)[:, 0]]
+    decoded = decode(run, scaler.inverse_transform(drawn), device=device)
+    specs = [_spec(zoo.properties.iloc[row], 1_000_000 + seed * n + i) for i, row in enumerate(nearest)]
+    return Samples(decoded, nearest, specs, anchors, bandwidth, epoch)
+
+
+def compare_starts(run, zoo: Zoo, n: int = 50, *, epochs: int = 5, epoch: int | None = None, top: float = 0.3,
+                   seed: int = 0, device="cpu") -> tuple[pd.DataFrame, Samples]:
+    """Sampled networks against freshly initialized ones and (up to `n` of) the zoo's own test-split
+    networks of the anchors' epoch, each trained `epochs` more epochs with the zoo's recipe (batch size, optimizer and
+    learning rate of the nearest anchor).
+
+    Returns a long table (start, network, epoch, test_acc, train_acc) and the `Samples`. Epoch 0 is
+    the start itself: the decoded network, the initialization, the zoo's checkpoint. Two more starts
+    tell where the samples come from: the (first `n`) anchors themselves, and their reconstructions,
+    what the decoder keeps of networks it has seen.
+    """
+    from hrlib.evaluate.networks import zoo_data
+
+    run = _as_run(run)
+    samples = sample_networks(run, zoo, n, epoch=epoch, top=top, seed=seed, device=device)
+    split = zoo.split(run.config.split_fractions, run.config.split_seed)
+    own_rows, _ = anchor_rows(zoo, split.test, samples.epoch, top=1.0)
+    own_rows = own_rows[np.random.default_rng(seed).permutation(len(own_rows))[:n]]
+    props = zoo.properties
+    batch = int((zoo.manifest.get("config") or {}).get("batch_size") or 32)
+    data = zoo_data(zoo, "train"), zoo_data(zoo, "test")
+    anchors = samples.anchors[:n]
+    anchor_specs = [_spec(props.iloc[r], 2_000_000 + i) for i, r in enumerate(anchors)]
+    starts = {
+        "sampled": (samples.weights, samples.specs),
+        "anchors": (zoo.samples()[anchors], anchor_specs),
+        "anchors reconstructed": (reconstruct(run, zoo.samples()[anchors], device=device), anchor_specs),
+        "zoo (test split)": (zoo.samples()[own_rows], [_spec(props.iloc[r], 3_000_000 + i) for i, r in enumerate(own_rows)]),
+        "random init": (None, [_spec(props.iloc[r], 4_000_000 + i) for i, r in enumerate(samples.nearest)]),
+    }
+    parts = []
+    for name, (weights, specs) in starts.items():
+        result = train_population(zoo.architecture, specs, *data, epochs=epochs, batch_size=batch, device=device,
+                                  start=weights)
+        for j, e in enumerate(result.epochs):
+            parts.append(pd.DataFrame({"start": name, "network": np.arange(len(specs)), "epoch": e,
+                                       "test_acc": result.metrics["test_acc"][:, j],
+                                       "train_acc": result.metrics["train_acc"][:, j]}))
+    return pd.concat(parts, ignore_index=True), samples
+
+
+def summarize(table: pd.DataFrame) -> pd.DataFrame:
+    """Test accuracy in %, mean ± sd over the networks, per start (rows) and epoch of training (columns)."""
+    stats = table.groupby(["start", "epoch"], sort=False)["test_acc"].agg(["mean", "std"]).mul(100)
+    cells = stats["mean"].map("{:.1f}".format) + " ± " + stats["std"].map("{:.1f}".format)
+    return cells.unstack("epoch").rename_axis(columns="epochs trained")

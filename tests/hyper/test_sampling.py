@@ -1,0 +1,76 @@
+"""Sampling networks from z: samples have the zoo's layout and are finite, anchors are the best
+training checkpoints of their epoch, every start is what it claims to be, a run without a decoder
+is refused, and the CLI prints the comparison."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hrlib.cli import main
+from hrlib.hyper.runs import load_run
+from hrlib.hyper.sampling import anchor_rows, compare_starts, sample_networks, summarize
+from hrlib.zoos.population import FACTORS
+
+
+def test_sampled_weights_have_the_zoos_layout_and_the_nearest_anchors_recipe(tiny_zoo, tiny_run):
+    samples = sample_networks(tiny_run, tiny_zoo, 7, top=0.5, seed=3)
+    assert samples.weights.shape == (7, tiny_zoo.layout.n_params) and samples.weights.dtype == np.float32
+    assert np.isfinite(samples.weights).all() and samples.bandwidth > 0
+    props = tiny_zoo.properties
+    assert set(samples.nearest) <= set(samples.anchors)
+    for spec, row in zip(samples.specs, samples.nearest):
+        assert spec.lr == props["lr"][row] and spec.activation == props["activation"][row]
+    again = sample_networks(tiny_run, tiny_zoo, 7, top=0.5, seed=3)
+    np.testing.assert_array_equal(samples.weights, again.weights)  # seeded
+    assert not np.array_equal(samples.weights, sample_networks(tiny_run, tiny_zoo, 7, top=0.5, seed=4).weights)
+
+
+def test_anchors_are_the_best_training_checkpoints_of_their_epoch(tiny_zoo):
+    train = tiny_zoo.split().train
+    rows, epoch = anchor_rows(tiny_zoo, train, epoch=3, top=0.25)
+    props = tiny_zoo.properties
+    at_epoch = tiny_zoo.rows(train)[props["epoch"].to_numpy()[tiny_zoo.rows(train)] == 3]
+    assert epoch == 3 and len(rows) == round(0.25 * len(at_epoch)) and set(rows) <= set(at_epoch)
+    others = np.setdiff1d(at_epoch, rows)
+    assert props["test_acc"][rows].min() >= props["test_acc"][others].max()
+    assert anchor_rows(tiny_zoo, train)[1] == props["epoch"].max()  # the last epoch by default
+    with pytest.raises(ValueError, match="no checkpoints at epoch 99"):
+        anchor_rows(tiny_zoo, train, epoch=99)
+
+
+def test_every_start_begins_where_it_says(tiny_zoo, tiny_run):
+    table, samples = compare_starts(tiny_run, tiny_zoo, 4, epochs=2, top=0.5)
+    assert set(table["start"]) == {"sampled", "anchors", "anchors reconstructed", "zoo (test split)", "random init"}
+    split = tiny_zoo.split(load_run(tiny_run).config.split_fractions, load_run(tiny_run).config.split_seed)
+    counts = table.groupby("start")["network"].nunique()
+    assert counts.drop("zoo (test split)").eq(4).all() and counts["zoo (test split)"] == min(4, len(split.test))
+    assert sorted(table["epoch"].unique()) == [0, 1, 2]
+    start = table[table["epoch"] == 0].set_index(["start", "network"])["test_acc"]
+    # the anchors at epoch 0 are the zoo's own checkpoints: the zoo's recorded accuracy, re-measured
+    recorded = tiny_zoo.properties["test_acc"].to_numpy()[samples.anchors[:4]]
+    np.testing.assert_allclose(start["anchors"].to_numpy(), recorded, atol=1e-6)
+    test_acc = tiny_zoo.properties.set_index(["model", "epoch"])["test_acc"]
+    own = {test_acc[m, samples.epoch] for m in split.test}
+    assert all(any(abs(a - b) < 1e-6 for b in own) for a in start["zoo (test split)"])
+    assert table["test_acc"].between(0, 1).all()
+    cells = summarize(table)
+    assert list(cells.columns) == [0, 1, 2] and cells.loc["sampled", 0].count("±") == 1
+
+
+def test_a_run_without_a_decoder_is_refused(tiny_zoo, tmp_path):
+    out = tmp_path / "E_c"
+    assert main(["train", str(tiny_zoo.path), "--out", str(out), "--epochs", "1", "--arch", "Att_N", "--latent", "12",
+                 "--loss", "E_c", "--quiet", "--device", "cpu"]) == 0
+    with pytest.raises(ValueError, match="without a decoder"):
+        sample_networks(out, tiny_zoo, 3)
+
+
+def test_the_cli_prints_the_comparison_and_writes_every_network(tiny_zoo, tiny_run, tmp_path, capsys):
+    out = tmp_path / "sampled.csv"
+    assert main(["sample", str(tiny_run), str(tiny_zoo.path), "--n", "3", "--epochs", "1", "--top", "0.5",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "3 networks sampled from a kernel density" in printed and "random init" in printed
+    assert len(pd.read_csv(out)) == 5 * 3 * 2
+    assert main(["sample", str(tiny_run), str(tiny_zoo.path), "--n", "1"]) == 2
+    assert "--n must be at least 2" in capsys.readouterr().err
