@@ -211,8 +211,8 @@ MAIN_NOTEBOOKS = ("01_zoos", "02_augmentations", "03_train", "04_downstream")
 def test_executed_notebooks_render_in_jupyterlab(tmp_path):
     """The notebooks of `make run`, executed, opened as a reader opens them: every plotly figure they hold
     is drawn, no cell shows an error or a stderr area (warnings, progress bars). By default the quick
-    runs, executed here; HRLIB_NOTEBOOKS=DIR checks the executed notebooks in DIR instead, e.g. those
-    of `make run` in runs/notebooks. Screenshots: test-artifacts/notebook-NN.png."""
+    runs, executed here; HRLIB_NOTEBOOKS=DIR checks every executed notebook NN_*.ipynb in DIR instead, e.g.
+    those of `make run` in runs/notebooks. Screenshots: test-artifacts/notebook-NN.png."""
     _need_chromium()
     import nbformat
     import papermill
@@ -221,11 +221,11 @@ def test_executed_notebooks_render_in_jupyterlab(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     given = os.environ.get("HRLIB_NOTEBOOKS")
-    for name in MAIN_NOTEBOOKS:
+    names = sorted(p.stem for p in Path(given).glob("[0-9][0-9]_*.ipynb")) if given else MAIN_NOTEBOOKS
+    assert names, f"{given}: no executed notebooks; run `make run` first"
+    for name in names:
         if given:
-            source = Path(given) / f"{name}.ipynb"
-            assert source.is_file(), f"{source}: not found; run `make run` first"
-            (work / source.name).write_bytes(source.read_bytes())
+            (work / f"{name}.ipynb").write_bytes((Path(given) / f"{name}.ipynb").read_bytes())
         else:
             papermill.execute_notebook(ROOT / "notebooks" / f"{name}.ipynb", work / f"{name}.ipynb", kernel_name="python3",
                                        progress_bar=False, cwd=str(tmp_path),
@@ -235,7 +235,7 @@ def test_executed_notebooks_render_in_jupyterlab(tmp_path):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            for name in MAIN_NOTEBOOKS:
+            for name in names:
                 nb = nbformat.read(work / f"{name}.ipynb", as_version=4)
                 outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
                 figures = sum("application/vnd.plotly.v1+json" in o.get("data", {}) for o in outputs)
