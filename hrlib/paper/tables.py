@@ -409,8 +409,9 @@ def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = Non
             matrix.columns = [f"{z} {feature}" for z, feature in matrix.columns]
             return matrix
 
-        body = cells(make, digits=2, paper_table=PAPER.get((table, name)))
+        body = cells(make, digits=2, paper_table=PAPER.get((table, name)) if target == "ggap" else None)
         title = f"Table 7 ({target}): Kendall's τ, rows fitted, columns evaluated{seeds_note}"
+        variant = "" if target == "ggap" else f":{target}"  # the paper's target keeps the plain key
     if seeds > 1:
         body += (f"\n- {seeds} replicates: replicate i probes the split of seed {split_seed} + i with each run's "
                  "replicate i (trained with seed i on that split). Bold: the best mean of its row (Tables 1, 2 and "
