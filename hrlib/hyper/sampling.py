@@ -8,8 +8,9 @@ the decoder turns them into weight vectors. Each sample takes the hyper-paramete
 optimizer, learning rate, ...) of its nearest anchor.
 
 `compare_starts` asks what such weights are worth as networks and as starting points: it trains
-the sampled networks, freshly initialized ones and the zoo's own test-split networks of the same
-epoch for a few more epochs, with the zoo's recipe, and records test accuracy after each.
+the sampled networks, the anchors, their reconstructions, the zoo's own test-split networks of the
+same epoch and freshly initialized ones for a few more epochs, with the zoo's recipe, and records
+test accuracy after each.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ BANDWIDTHS = np.logspace(-1.5, 0.5, 17)  # in units of z's standard deviation pe
 @dataclass
 class Samples:
     """Sampled networks: weights (n, p), each sample's nearest anchor row and its hyper-parameters
-    (`specs`), the anchors' rows, and the chosen bandwidth (in sd of z)."""
+    (`specs`), the anchors' rows, the chosen bandwidth (in sd of z) and the anchors' epoch."""
 
     weights: np.ndarray
     nearest: np.ndarray

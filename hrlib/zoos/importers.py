@@ -336,6 +336,18 @@ def _last_number(path: Path) -> int:
     return int(numbers[-1])
 
 
+def _checkpoint_files(src: Path) -> list[Path]:
+    """`src` itself when it is a file, else every checkpoint file under it, sorted."""
+    if src.is_file():
+        return [src]
+    if not src.is_dir():
+        raise ImportFormatError(f"{src}: no such file or directory")
+    found = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES)
+    if not found:
+        raise ImportFormatError(f"{src}: no checkpoint files ({', '.join(CHECKPOINT_SUFFIXES)})")
+    return found
+
+
 def import_state_dicts(src, out, architecture=None, properties=None) -> Zoo:
     """Convert a folder of PyTorch state_dicts (and an optional properties CSV) into an hrlib zoo at `out`."""
     src, out = Path(src), new_output(out)
@@ -365,9 +377,7 @@ def import_state_dicts(src, out, architecture=None, properties=None) -> Zoo:
             files[model][epoch] = path
             extra[(model, epoch)] = row
     else:
-        found = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES)
-        if not found:
-            raise ImportFormatError(f"{src}: no checkpoint files ({', '.join(CHECKPOINT_SUFFIXES)})")
+        found = _checkpoint_files(src)
         depths = {len(p.relative_to(src).parts) for p in found}
         if depths == {1}:  # flat: each file its own model; epoch -1 = not recorded
             files = {p.name: {-1: p} for p in found}
@@ -393,17 +403,6 @@ def import_state_dicts(src, out, architecture=None, properties=None) -> Zoo:
 
 
 # ---- Checkpoints read without building a zoo -------------------------------------------------------
-
-
-def _checkpoint_files(src: Path) -> list[Path]:
-    if src.is_file():
-        return [src]
-    if not src.is_dir():
-        raise ImportFormatError(f"{src}: no such file or directory")
-    found = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES)
-    if not found:
-        raise ImportFormatError(f"{src}: no checkpoint files ({', '.join(CHECKPOINT_SUFFIXES)})")
-    return found
 
 
 def read_checkpoints(sources, layout: Layout, expected: str = "expected") -> tuple[pd.DataFrame, np.ndarray]:
