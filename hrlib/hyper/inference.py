@@ -37,7 +37,7 @@ def embed(model: HyperRepresentation | Run | str | Path, zoo: Zoo, batch_size: i
     model = _as_model(model)
     if model.config.get_layout() != zoo.layout:
         raise ValueError("the hyper-representation was trained on a zoo of another architecture (layouts differ)")
-    return _batched(model.encode, model, zoo.samples(), batch_size, device)
+    return embed_weights(model, zoo.samples(), batch_size, device)
 
 
 def embed_weights(model: HyperRepresentation | Run | str | Path, weights: np.ndarray, batch_size: int = 4096,

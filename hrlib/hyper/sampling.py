@@ -23,7 +23,9 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KernelDensity, NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
-from hrlib.hyper.inference import decode, embed, reconstruct
+from hrlib.evaluate.features import flat_rows
+from hrlib.evaluate.probes import _plain
+from hrlib.hyper.inference import decode, embed_weights, reconstruct
 from hrlib.hyper.runs import Run, load_run
 from hrlib.zoos.population import FACTORS, ModelSpec, train_population
 from hrlib.zoos.zoo import Zoo
@@ -51,7 +53,16 @@ def _as_run(run) -> Run:
 def _spec(row: pd.Series, seed: int) -> ModelSpec:
     """The hyper-parameters of the checkpoint `row` (plain Python values, as a preset holds them), with a new seed."""
     factors = {f: row[f] for f in FACTORS if f != "seed" and f in row.index and pd.notna(row[f])}
-    return ModelSpec(seed=seed, **{f: v.item() if isinstance(v, np.generic) else v for f, v in factors.items()})
+    return ModelSpec(seed=seed, **{f: _plain(v) for f, v in factors.items()})
+
+
+def rows_at(zoo: Zoo, models, epoch: int) -> np.ndarray:
+    """Rows of the checkpoints of `models` at `epoch`."""
+    rows = zoo.rows(models)
+    rows = rows[zoo.properties["epoch"].to_numpy()[rows] == epoch]
+    if not len(rows):
+        raise ValueError(f"the zoo has no checkpoints at epoch {epoch}; it keeps {sorted(zoo.properties['epoch'].unique())}")
+    return rows
 
 
 def anchor_rows(zoo: Zoo, models, epoch: int | None = None, top: float = 0.3) -> tuple[np.ndarray, int]:
@@ -59,10 +70,7 @@ def anchor_rows(zoo: Zoo, models, epoch: int | None = None, top: float = 0.3) ->
     is in the top `top` fraction among them, and that epoch."""
     props = zoo.properties
     epoch = int(props["epoch"].max()) if epoch is None else int(epoch)
-    rows = zoo.rows(models)
-    rows = rows[props["epoch"].to_numpy()[rows] == epoch]
-    if not len(rows):
-        raise ValueError(f"the zoo has no checkpoints at epoch {epoch}; it keeps {sorted(props['epoch'].unique())}")
+    rows = rows_at(zoo, models, epoch)
     if not 0 < top <= 1:
         raise ValueError(f"top must be a fraction in (0, 1], got {top}")
     acc = props["test_acc"].to_numpy()[rows]
@@ -80,7 +88,7 @@ def sample_networks(run, zoo: Zoo, n: int, *, epoch: int | None = None, top: flo
     run.check_fits(zoo)
     split = zoo.split(run.config.split_fractions, run.config.split_seed)
     anchors, epoch = anchor_rows(zoo, split.train, epoch, top)
-    z = embed(run, zoo, device=device)[anchors]
+    z = embed_weights(run, flat_rows(zoo, anchors), device=device)  # the anchors alone, not the whole zoo
     scaler = StandardScaler().fit(z)
     scaled = scaler.transform(z)
     if bandwidth is None:
@@ -111,18 +119,19 @@ def compare_starts(run, zoo: Zoo, n: int = 50, *, epochs: int = 5, epoch: int | 
     run = _as_run(run)
     samples = sample_networks(run, zoo, n, epoch=epoch, top=top, seed=seed, device=device)
     split = zoo.split(run.config.split_fractions, run.config.split_seed)
-    own_rows, _ = anchor_rows(zoo, split.test, samples.epoch, top=1.0)
+    own_rows = rows_at(zoo, split.test, samples.epoch)
     own_rows = own_rows[np.random.default_rng(seed).permutation(len(own_rows))[:n]]
     props = zoo.properties
     batch = int((zoo.manifest.get("config") or {}).get("batch_size") or 32)
     data = zoo_data(zoo, "train"), zoo_data(zoo, "test")
     anchors = samples.anchors[:n]
+    anchor_weights = flat_rows(zoo, anchors)
     anchor_specs = [_spec(props.iloc[r], 2_000_000 + i) for i, r in enumerate(anchors)]
     starts = {
         "sampled": (samples.weights, samples.specs),
-        "anchors": (zoo.samples()[anchors], anchor_specs),
-        "anchors reconstructed": (reconstruct(run, zoo.samples()[anchors], device=device), anchor_specs),
-        "zoo (test split)": (zoo.samples()[own_rows], [_spec(props.iloc[r], 3_000_000 + i) for i, r in enumerate(own_rows)]),
+        "anchors": (anchor_weights, anchor_specs),
+        "anchors reconstructed": (reconstruct(run, anchor_weights, device=device), anchor_specs),
+        "zoo (test split)": (flat_rows(zoo, own_rows), [_spec(props.iloc[r], 3_000_000 + i) for i, r in enumerate(own_rows)]),
         "random init": (None, [_spec(props.iloc[r], 4_000_000 + i) for i, r in enumerate(samples.nearest)]),
     }
     parts = []
