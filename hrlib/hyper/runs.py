@@ -88,6 +88,15 @@ def load_run(path) -> Run:
     return Run(path, model.eval(), config, pd.read_csv(path / "history.csv"), result, trained_on)
 
 
+def unfinished(path) -> str | None:
+    """How far a run that has not written ``result.json`` has come ("epoch 12 of 30"); None once it has."""
+    path = Path(path)
+    if (path / "result.json").is_file():
+        return None
+    done = len(pd.read_csv(path / "history.csv")) if (path / "history.csv").is_file() else 0
+    return f"epoch {done} of {_read_json(path / 'config.json')['train']['epochs']}"
+
+
 def save_atomic(obj, path: Path):
     """torch.save, atomically."""
     with atomic(path) as tmp:

@@ -307,7 +307,7 @@ def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = Non
     """
     from hrlib import load_zoo
     from hrlib.evaluate.probes import label
-    from hrlib.hyper.runs import replicate_runs
+    from hrlib.hyper.runs import replicate_dir, replicate_runs, unfinished
     from hrlib.paper.numbers import PAPER, PAPER_ZOO_STATISTICS, PUBLISHED_RANK_TAU
 
     if table not in TABLES:
@@ -417,6 +417,11 @@ def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = Non
                  "replicate i (trained with seed i on that split). Bold: the best mean of its row (Tables 1, 2 and "
                  "the ranking: column) where its lead over every other cell exceeds their two standard deviations "
                  "added; no bold, no clear winner.")
+    running = [f"{path} ({progress})" for dirs in runs.values() for d in dirs.split(",") for i in range(seeds)
+               if (progress := unfinished(path := replicate_dir(d, i)))]
+    if running:  # a table from a run still training reads its best model so far: say so where it is read
+        body += ("\n- Not finished when this table was made, so its numbers will change (its best model so far "
+                 "stood in): " + ", ".join(running) + ".")
     key = f"{table}:{name}" + (f":{reduction}" if reduction else "") + variant
     return key, title, body
 

@@ -86,6 +86,22 @@ def test_reproduce_rewrites_its_own_section(tiny_zoo, tmp_path, capsys):
     assert "| tiny_tetris |" in text and "tetris_seed s(W)" in text
 
 
+def test_a_table_from_a_run_still_training_says_so(tiny_zoo, tiny_run, tmp_path, capsys):
+    import shutil
+
+    running = tmp_path / "running"
+    shutil.copytree(tiny_run, running)
+    (running / "result.json").unlink()  # what a run looks like before its last epoch has ended
+    results = tmp_path / "results.md"
+    for run in (tiny_run, running):
+        assert main(["reproduce", "table5", str(tiny_zoo.path), "--features", "W", "--run", f"E_cD={run}",
+                     "--results", str(results)]) == 0
+        capsys.readouterr()
+        text = results.read_text()
+        assert ("Not finished when this table was made" in text) == (run == running)
+    assert f"{running} (epoch 1 of 1)" in text
+
+
 def test_ablation_runs_are_trained_once_and_tabled(tiny_zoo, tmp_path):
     from hrlib.paper.tables import ablation_runs, table3
     from hrlib.hyper.runs import load_run
