@@ -412,16 +412,19 @@ def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = Non
         body = cells(make, digits=2, paper_table=PAPER.get((table, name)) if target == "ggap" else None)
         title = f"Table 7 ({target}): Kendall's τ, rows fitted, columns evaluated{seeds_note}"
         variant = "" if target == "ggap" else f":{target}"  # the paper's target keeps the plain key
+    extra = []
     if seeds > 1:
-        body += (f"\n- {seeds} replicates: replicate i probes the split of seed {split_seed} + i with each run's "
-                 "replicate i (trained with seed i on that split). Bold: the best mean of its row (Tables 1, 2 and "
-                 "the ranking: column) where its lead over every other cell exceeds their two standard deviations "
-                 "added; no bold, no clear winner.")
+        extra.append(f"- {seeds} replicates: replicate i probes the split of seed {split_seed} + i with each run's "
+                     "replicate i (trained with seed i on that split)." + ("" if table == "table7" else
+                     " Bold: the best mean of its row (Tables 1, 2 and the ranking: column) where its lead over every "
+                     "other cell exceeds their two standard deviations added; no bold, no clear winner."))
     running = [f"{path} ({progress})" for dirs in runs.values() for d in dirs.split(",") for i in range(seeds)
                if (progress := unfinished(path := replicate_dir(d, i)))]
     if running:  # a table from a run still training reads its best model so far: say so where it is read
-        body += ("\n- Not finished when this table was made, so its numbers will change (its best model so far "
-                 "stood in): " + ", ".join(running) + ".")
+        extra.append("- Not finished when this table was made, so its numbers will change (its best model so far "
+                     "stood in): " + ", ".join(running) + ".")
+    if extra:  # a list right under the table (Table 7 has no notes of its own) would read as one of its rows
+        body += ("\n" if body.splitlines()[-1].startswith("- ") else "\n\n") + "\n".join(extra)
     key = f"{table}:{name}" + (f":{reduction}" if reduction else "") + variant
     return key, title, body
 

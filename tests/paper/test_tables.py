@@ -84,6 +84,11 @@ def test_reproduce_rewrites_its_own_section(tiny_zoo, tmp_path, capsys):
     assert "<!-- BEGIN table7:tiny_tetris-tetris_seed -->" in text and "### Table 7 (ggap)" in text
     assert "<!-- BEGIN table5:tetris_seed -->" in text
     assert "| tiny_tetris |" in text and "tetris_seed s(W)" in text
+    assert main(["reproduce", "table7", str(tiny_zoo.path), str(other), "--target", "Acc", "--seeds", "2",
+                 "--results", str(results)]) == 0
+    section = results.read_text().split("<!-- BEGIN table7:tiny_tetris-tetris_seed:Acc -->")[1].split("<!-- END")[0]
+    assert " ± " in section and "|\n\n- 2 replicates" in section  # the note is not read as the table's last row
+    assert "Bold" not in section  # Table 7 marks no winners
 
 
 def test_a_table_from_a_run_still_training_says_so(tiny_zoo, tiny_run, tmp_path, capsys):
