@@ -62,7 +62,7 @@ def target_kind(values: pd.Series) -> str:
     raise TypeError(f"target {values.name!r} has dtype {dtype}, neither numbers nor classes")
 
 
-def _plain(value):
+def plain(value):
     """A numpy scalar as its Python value, so notes read 3.0, not np.float64(3.0)."""
     return value.item() if isinstance(value, np.generic) else value
 
@@ -73,13 +73,13 @@ def skip_reason(values: pd.Series, splits: dict[str, np.ndarray]) -> str | None:
     if present.empty:
         return "all values are missing (NaN)"
     if present.nunique() == 1:
-        return f"constant ({_plain(present.iloc[0])!r} in every checkpoint)"
+        return f"constant ({plain(present.iloc[0])!r} in every checkpoint)"
     for name, rows in splits.items():
         part = values.iloc[rows].dropna()
         if part.empty:
             return f"no values in the {name} split"
         if name == "train" and part.nunique() == 1:
-            return f"constant in the train split ({_plain(part.iloc[0])!r})"
+            return f"constant in the train split ({plain(part.iloc[0])!r})"
     return None
 
 

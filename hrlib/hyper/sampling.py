@@ -24,7 +24,7 @@ from sklearn.neighbors import KernelDensity, NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
 from hrlib.evaluate.features import flat_rows
-from hrlib.evaluate.probes import _plain
+from hrlib.evaluate.probes import plain
 from hrlib.hyper.inference import decode, embed_weights, reconstruct
 from hrlib.hyper.runs import Run, load_run
 from hrlib.zoos.population import FACTORS, ModelSpec, train_population
@@ -53,7 +53,7 @@ def _as_run(run) -> Run:
 def _spec(row: pd.Series, seed: int) -> ModelSpec:
     """The hyper-parameters of the checkpoint `row` (plain Python values, as a preset holds them), with a new seed."""
     factors = {f: row[f] for f in FACTORS if f != "seed" and f in row.index and pd.notna(row[f])}
-    return ModelSpec(seed=seed, **{f: _plain(v) for f, v in factors.items()})
+    return ModelSpec(seed=seed, **{f: plain(v) for f, v in factors.items()})
 
 
 def rows_at(zoo: Zoo, models, epoch: int) -> np.ndarray:
