@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from filelock import FileLock
 
 from hrlib.evaluate.features import BASELINES, runs_as_features, select_baselines
 from hrlib.evaluate.tables import RANK_SPLIT, evaluate_probes, over_seeds, rank_checkpoints, transfer_matrix
@@ -252,12 +253,16 @@ def section(key: str, title: str, body: str, command: str, seconds: float) -> st
 
 
 def write_section(path, key: str, text: str) -> Path:
-    """Put `text` (a `section`) into the results file, replacing the old section of that key."""
-    path = Path(path)
-    old = path.read_text() if path.exists() else "# Results\n\nEach section below is rewritten by the command it names.\n"
-    pattern = re.compile(rf"<!-- BEGIN {re.escape(key)} -->.*?<!-- END {re.escape(key)} -->\n?", re.S)
-    new = pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-    return write_text(writable_file(path), new)
+    """Put `text` (a `section`) into the results file, replacing the old section of that key.
+
+    Commands that finish at the same moment take turns (a lock file beside it, ``.results.md.lock``):
+    each reads the file the other has just written, so neither section is lost."""
+    path = writable_file(path)
+    with FileLock(path.with_name(f".{path.name}.lock")):
+        old = path.read_text() if path.exists() else "# Results\n\nEach section below is rewritten by the command it names.\n"
+        pattern = re.compile(rf"<!-- BEGIN {re.escape(key)} -->.*?<!-- END {re.escape(key)} -->\n?", re.S)
+        new = pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
+        return write_text(path, new)
 
 
 def transfer(zoos: dict, runs: dict[str, list[str]] | None = None, target: str = "ggap", features=("W", "s(W)"),

@@ -295,3 +295,21 @@ def test_recipes_are_chosen_on_the_validation_split(tiny_zoo, tmp_path, capsys):
     assert f"| **{table.index[0]}**: {table.setting.iloc[0]} |" in text and "no test score is read" in text
     assert main(["reproduce", "recipe", str(tiny_zoo.path), "--run", f"one={runs['one']}", "--seeds", "2"]) == 2
     assert "give each replicate as its own --run" in capsys.readouterr().err
+
+
+def _write_sections(path, worker: int, count: int):
+    from hrlib.paper.tables import write_section
+
+    for i in range(count):
+        key = f"w{worker}-{i}"
+        write_section(path, key, f"<!-- BEGIN {key} -->\n{key}\n<!-- END {key} -->\n")
+
+
+def test_commands_writing_one_results_file_at_once_lose_no_section(tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+
+    results = tmp_path / "results.md"
+    with ProcessPoolExecutor(4) as pool:
+        list(pool.map(_write_sections, [results] * 4, range(4), [40] * 4))
+    text = results.read_text()
+    assert all(f"<!-- BEGIN w{w}-{i} -->" in text for w in range(4) for i in range(40))
