@@ -225,12 +225,16 @@ def runs_as_features(runs: dict[str, str], zoo=None, split_seed: int | None = No
 
     With `zoo` (and `split_seed`, `split_fractions`), each run must have been trained on that zoo with
     that split (`Run.check_fits`), so that probing it neither answers another zoo's question nor leaks
-    test models.
+    test models. A run still training is probed with its best model so far, and says so in a warning.
     """
     from hrlib.hyper.inference import embed  # torch: imported only when runs are probed
-    from hrlib.hyper.runs import load_run
+    from hrlib.hyper.runs import load_run, unfinished
 
     loaded = {name: load_run(run) for name, run in runs.items()}
+    for name, run in loaded.items():
+        if progress := unfinished(run.path):
+            log.warning("%s: %s has not finished training (%s); its z comes from the best model so far",
+                        name, run.path, progress)
     if zoo is not None:
         for run in loaded.values():
             run.check_fits(zoo, split_seed, split_fractions)

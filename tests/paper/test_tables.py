@@ -91,7 +91,7 @@ def test_reproduce_rewrites_its_own_section(tiny_zoo, tmp_path, capsys):
     assert "Bold" not in section  # Table 7 marks no winners
 
 
-def test_a_table_from_a_run_still_training_says_so(tiny_zoo, tiny_run, tmp_path, capsys):
+def test_a_table_from_a_run_still_training_says_so(tiny_zoo, tiny_run, tmp_path, capsys, caplog):
     import shutil
 
     running = tmp_path / "running"
@@ -105,6 +105,10 @@ def test_a_table_from_a_run_still_training_says_so(tiny_zoo, tiny_run, tmp_path,
         text = results.read_text()
         assert ("Not finished when this table was made" in text) == (run == running)
     assert f"{running} (epoch 1 of 1)" in text
+    with caplog.at_level("WARNING"):  # a probe table has no notes: the warning tells
+        assert main(["probe", str(tiny_zoo.path), "--features", "W", "--run", f"E_cD={running}",
+                     "--out", str(tmp_path / "t.csv")]) == 0
+    assert f"E_cD: {running} has not finished training (epoch 1 of 1)" in caplog.text
 
 
 def test_ablation_runs_are_trained_once_and_tabled(tiny_zoo, tmp_path):
