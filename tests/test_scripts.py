@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -82,3 +83,23 @@ def test_calibrate_tetris_scores_designs_by_their_baselines_only(tmp_path):
     run_script("calibrate_tetris.py", *args)  # a rerun opens the zoos it built instead of building them again
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == zoos
     assert (pd.read_csv(tmp_path / "seed.csv")["build s"].iloc[:2] == 0).all()
+
+
+def test_outlier_models_scores_with_and_without_the_exploded_models(tiny_zoo):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("outlier_models", SCRIPTS / "outlier_models.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    true = np.tile([0.1, 0.5, 0.9], 4)
+    predictions = pd.DataFrame(dict(feature="W", target="Acc", model=np.repeat([0, 1, 2, 3], 3), true=true,
+                                    predicted=true + np.repeat([0.01, -0.01, 0.0, 40.0], 3)))
+    table = script.scores(predictions, outliers=[3])  # model 3's predictions are off by 40
+    assert table.loc[0, "all"] < -1000 and table.loc[0, "without"] > 99 and table.loc[0, "outliers_tested"] == 1
+    norms = np.linalg.norm(tiny_zoo.weights, axis=2).max(axis=1)
+    assert list(script.outlier_models(tiny_zoo, 1.0)) == list(np.flatnonzero(norms > np.median(norms)))
+    out = run_script("outlier_models.py", tiny_zoo.path, "--factor", 1, "--targets", "Eph,Acc", "--seeds", 2)
+    assert out.startswith(f"{len(script.outlier_models(tiny_zoo, 1.0))} of {len(norms)} models exceed 1 ×")
+    rows = [line.split() for line in out.splitlines()[4:]]
+    assert [row[:2] for row in rows] == [["Eph", "W"], ["Acc", "W"], ["Eph", "s(W)"], ["Acc", "s(W)"]]
+    assert all(row[3] == "±" and row[6] == "±" for row in rows)  # mean ± sd over the two split seeds
