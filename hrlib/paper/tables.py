@@ -414,8 +414,11 @@ def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = Non
             matrix.columns = [f"{z} {feature}" for z, feature in matrix.columns]
             return matrix
 
-        body = cells(make, digits=2, paper_table=PAPER.get((table, name)) if target == "ggap" else None)
-        title = f"Table 7 ({target}): Kendall's τ, rows fitted, columns evaluated{seeds_note}"
+        paper = PAPER.get((table, name)) if target == "ggap" else None
+        body = cells(make, digits=2, paper_table=paper)
+        names = list(zoos)
+        title = (f"Table 7 ({target}) between {', '.join(names[:-1])} and {names[-1]}: Kendall's τ, rows fitted, "
+                 f"columns evaluated{seeds_note}{'' if paper is None else '; paper in parentheses'}")
         variant = "" if target == "ggap" else f":{target}"  # the paper's target keeps the plain key
     extra = []
     if seeds > 1:

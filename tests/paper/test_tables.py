@@ -80,8 +80,9 @@ def test_reproduce_rewrites_its_own_section(tiny_zoo, tmp_path, capsys):
         assert main(["reproduce", "table7", str(tiny_zoo.path), str(other), "--target", target,
                      "--results", str(results)]) == 0
     text = results.read_text()
-    assert "<!-- BEGIN table7:tiny_tetris-tetris_seed:Acc -->" in text and "### Table 7 (Acc)" in text
-    assert "<!-- BEGIN table7:tiny_tetris-tetris_seed -->" in text and "### Table 7 (ggap)" in text
+    for key, target in (("table7:tiny_tetris-tetris_seed:Acc", "Acc"), ("table7:tiny_tetris-tetris_seed", "ggap")):
+        assert f"<!-- BEGIN {key} -->" in text  # two pairs' tables are told apart by their titles too
+        assert f"### Table 7 ({target}) between tiny_tetris and tetris_seed: Kendall's τ" in text
     assert "<!-- BEGIN table5:tetris_seed -->" in text
     assert "| tiny_tetris |" in text and "tetris_seed s(W)" in text
     assert main(["reproduce", "table7", str(tiny_zoo.path), str(other), "--target", "Acc", "--seeds", "2",
