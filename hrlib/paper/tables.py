@@ -252,6 +252,17 @@ def section(key: str, title: str, body: str, command: str, seconds: float) -> st
     )
 
 
+def extrapolation_note(mean: pd.DataFrame) -> str:
+    """A table note naming the cells (targets × feature sets, %) with R² below −100%, or ""."""
+    far = {feature: [target for target in mean.index if mean.loc[target, feature] < -100] for feature in mean.columns}
+    far = "; ".join(f"{feature}: {', '.join(targets)}" for feature, targets in far.items() if targets)
+    if not far:
+        return ""
+    return (f"\n- R² below −100% ({far}): a few test checkpoints on which the probe extrapolates far decide "
+            "such a score, typically models whose weights exploded; probing.md, \"Models with exploded weights\", "
+            "shows how to score without them.")
+
+
 def write_section(path, key: str, text: str) -> Path:
     """Put `text` (a `section`) into the results file, replacing the old section of that key.
 
@@ -343,9 +354,12 @@ def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = Non
         reports = [table5(zoo, replicate_runs(runs, i), wanted, split_seed=split_seed + i, targets=targets)
                    for i in range(seeds)]
         mean, sd = over_seeds([r.table for r in reports])
-        body = side_by_side(mean, PAPER.get((table, name)), sd=sd, winners="row") + "\n\n" + protocol(reports[0])
+        paper_table = PAPER.get((table, name))
+        body = (side_by_side(mean, paper_table, sd=sd, winners="row") + "\n\n" + protocol(reports[0])
+                + extrapolation_note(mean))
         what = "Act, Init" if table == "table5" else "Act, Init, Opt"
-        title = f"Table {table[-1]} on {name}: test R² (regression) or accuracy ({what}), %{seeds_note}; paper in parentheses"
+        title = (f"Table {table[-1]} on {name}: test R² (regression) or accuracy ({what}), %{seeds_note}"
+                 f"{'' if paper_table is None else '; paper in parentheses'}")
     elif table == "table4":
         results = [table4(zoo, replicate_runs(runs, i), split_seed=split_seed + i) for i in range(seeds)]
         stats_mean, stats_sd = over_seeds([stats.to_frame(name) for stats, _ in results])

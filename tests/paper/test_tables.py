@@ -73,6 +73,7 @@ def test_reproduce_rewrites_its_own_section(tiny_zoo, tmp_path, capsys):
     text = results.read_text()
     assert text.count("<!-- BEGIN table5:tetris_seed -->") == 1 and text.startswith("# Results")
     assert "Command: `hrlib reproduce table5" in text and "| Eph |" in text and "(96.4)" in text  # paper's s(W)
+    assert "%; paper in parentheses\n" in text
     assert "- Act (activation): constant" in text
     other = tmp_path / "other"
     assert main(["zoo", "create", "tetris_seed", "--out", str(other), "--models", "14", "--epochs", "3", "--quiet"]) == 0
@@ -90,6 +91,19 @@ def test_reproduce_rewrites_its_own_section(tiny_zoo, tmp_path, capsys):
     section = results.read_text().split("<!-- BEGIN table7:tiny_tetris-tetris_seed:Acc -->")[1].split("<!-- END")[0]
     assert " ± " in section and "|\n\n- 2 replicates" in section  # the note is not read as the table's last row
     assert "Bold" not in section  # Table 7 marks no winners
+
+
+def test_a_title_claims_the_paper_only_beside_its_numbers_and_far_negative_scores_get_a_note(tiny_zoo, tmp_path):
+    from hrlib.paper.tables import extrapolation_note
+
+    results = tmp_path / "results.md"
+    assert main(["reproduce", "table5", str(tiny_zoo.path), "--features", "W", "--results", str(results)]) == 0
+    text = results.read_text()  # the paper has no table for this zoo
+    assert "### Table 5 on tiny_tetris: test R² (regression) or accuracy (Act, Init), %\n" in text
+    mean = pd.DataFrame({"W": [-1525.8, 12.0], "s(W)": [-6.2, -420.5], "E_cD": [2.2, 22.8]}, index=["Eph", "Acc"])
+    note = extrapolation_note(mean)
+    assert note.startswith("\n- R² below −100% (W: Eph; s(W): Acc): ") and "exploded" in note
+    assert extrapolation_note(mean.clip(lower=-99)) == ""
 
 
 def test_a_table_from_a_run_still_training_says_so(tiny_zoo, tiny_run, tmp_path, capsys, caplog):
