@@ -34,7 +34,7 @@ def scores(predictions: pd.DataFrame, outliers) -> pd.DataFrame:
     for (feature, target), group in predictions.groupby(["feature", "target"], sort=False):
         kept = group[~group.model.isin(outliers)]
         rows.append(dict(feature=feature, target=target, all=100 * r2_score(group.true, group.predicted),
-                         without=100 * r2_score(kept.true, kept.predicted),
+                         without=100 * r2_score(kept.true, kept.predicted) if len(kept) > 1 else np.nan,
                          outliers_tested=group.model[group.model.isin(outliers)].nunique()))
     return pd.DataFrame(rows)
 
@@ -49,6 +49,8 @@ def main():
     parser.add_argument("--factor", type=float, default=5.0)
     args = parser.parse_args()
 
+    if any("=" not in run for run in args.run):
+        parser.error("--run takes NAME=RUN_DIR")
     zoo = load_zoo(args.zoo)
     outliers = outlier_models(zoo, args.factor)
     print(f"{len(outliers)} of {zoo.weights.shape[0]} models exceed {args.factor:g} × the median largest weight norm")

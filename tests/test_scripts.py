@@ -103,3 +103,6 @@ def test_outlier_models_scores_with_and_without_the_exploded_models(tiny_zoo):
     rows = [line.split() for line in out.splitlines()[4:]]
     assert [row[:2] for row in rows] == [["Eph", "W"], ["Acc", "W"], ["Eph", "s(W)"], ["Acc", "s(W)"]]
     assert all(row[3] == "±" and row[6] == "±" for row in rows)  # mean ± sd over the two split seeds
+    done = subprocess.run([sys.executable, str(SCRIPTS / "outlier_models.py"), str(tiny_zoo.path), "--run", "RUN"],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "--run takes NAME=RUN_DIR" in done.stderr
