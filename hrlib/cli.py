@@ -135,7 +135,7 @@ def _probe(args):
 
     from hrlib import load_zoo
     from hrlib.evaluate.features import BASELINES, runs_as_features, select_baselines
-    from hrlib.evaluate.tables import evaluate_probes, over_seeds
+    from hrlib.evaluate.tables import evaluate_probes, extrapolation_note, over_seeds
     from hrlib.hyper.runs import replicate_runs
 
     if args.seeds < 1:
@@ -173,8 +173,9 @@ def _probe(args):
         print(f"test scores, mean ± sd over {args.seeds} replicates (split seeds {args.split_seed}.."
               f"{args.split_seed + args.seeds - 1}):")
         print(mean.round(1).astype(str).add(" ± ").add(sd.round(1).astype(str)).to_string())
-    for note in reports[0].notes:
-        print(f"note: {note}")
+    for note in [*reports[0].notes, extrapolation_note(mean)]:
+        if note:
+            print(f"note: {note}")
     print("seconds per feature set: " + ", ".join(f"{k} {v:.1f}" for k, v in reports[0].feature_seconds.items()))
     if args.save:
         from hrlib.evaluate.saved import save_probes

@@ -225,6 +225,20 @@ def over_seeds(tables: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame |
 RANK_SPLIT = (0.4, 0.1, 0.5)  # fit on half the models (a fifth of it choosing α or the number of trees), rank the rest
 
 
+def extrapolation_note(mean: pd.DataFrame) -> str | None:
+    """A note naming the cells of a probe table (targets × feature sets, %) with R² below −100%, or None.
+
+    Such a score is decided by a few test checkpoints on which a linear probe extrapolates far, most
+    often models whose weights exploded; a table should say so rather than leave a reader to guess."""
+    far = {feature: [target for target in mean.index if mean.loc[target, feature] < -100] for feature in mean.columns}
+    far = "; ".join(f"{feature}: {', '.join(targets)}" for feature, targets in far.items() if targets)
+    if not far:
+        return None
+    return (f"R² below −100% ({far}): a few test checkpoints on which the probe extrapolates far decide such a "
+            "score, typically models whose weights exploded; probing.md, \"Models with exploded weights\", shows "
+            "how to score without them.")
+
+
 def _trees(X_fit, y_fit, validation, random_state: int = 0):
     """Gradient-boosted trees (scikit-learn's histogram GBM), stopped early on the validation rows."""
     from sklearn.ensemble import HistGradientBoostingRegressor

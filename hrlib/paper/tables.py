@@ -30,7 +30,8 @@ import pandas as pd
 from filelock import FileLock
 
 from hrlib.evaluate.features import BASELINES, runs_as_features, select_baselines
-from hrlib.evaluate.tables import RANK_SPLIT, evaluate_probes, over_seeds, rank_checkpoints, transfer_matrix
+from hrlib.evaluate.tables import (RANK_SPLIT, evaluate_probes, extrapolation_note, over_seeds, rank_checkpoints,
+                                   transfer_matrix)
 from hrlib.files import writable_file, write_text
 
 log = logging.getLogger(__name__)
@@ -252,17 +253,6 @@ def section(key: str, title: str, body: str, command: str, seconds: float) -> st
     )
 
 
-def extrapolation_note(mean: pd.DataFrame) -> str:
-    """A table note naming the cells (targets × feature sets, %) with R² below −100%, or ""."""
-    far = {feature: [target for target in mean.index if mean.loc[target, feature] < -100] for feature in mean.columns}
-    far = "; ".join(f"{feature}: {', '.join(targets)}" for feature, targets in far.items() if targets)
-    if not far:
-        return ""
-    return (f"\n- R² below −100% ({far}): a few test checkpoints on which the probe extrapolates far decide "
-            "such a score, typically models whose weights exploded; probing.md, \"Models with exploded weights\", "
-            "shows how to score without them.")
-
-
 def write_section(path, key: str, text: str) -> Path:
     """Put `text` (a `section`) into the results file, replacing the old section of that key.
 
@@ -355,8 +345,9 @@ def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = Non
                    for i in range(seeds)]
         mean, sd = over_seeds([r.table for r in reports])
         paper_table = PAPER.get((table, name))
+        far = extrapolation_note(mean)
         body = (side_by_side(mean, paper_table, sd=sd, winners="row") + "\n\n" + protocol(reports[0])
-                + extrapolation_note(mean))
+                + ("" if far is None else f"\n- {far}"))
         what = "Act, Init" if table == "table5" else "Act, Init, Opt"
         title = (f"Table {table[-1]} on {name}: test R² (regression) or accuracy ({what}), %{seeds_note}"
                  f"{'' if paper_table is None else '; paper in parentheses'}")

@@ -93,17 +93,31 @@ def test_reproduce_rewrites_its_own_section(tiny_zoo, tmp_path, capsys):
     assert "Bold" not in section  # Table 7 marks no winners
 
 
-def test_a_title_claims_the_paper_only_beside_its_numbers_and_far_negative_scores_get_a_note(tiny_zoo, tmp_path):
-    from hrlib.paper.tables import extrapolation_note
+def test_a_title_claims_the_paper_only_beside_its_numbers_and_far_negative_scores_get_a_note(tiny_zoo, tmp_path,
+                                                                                             capsys):
+    import numpy as np
+
+    from hrlib.evaluate.tables import extrapolation_note
+    from hrlib.zoos.zoo import Zoo
 
     results = tmp_path / "results.md"
     assert main(["reproduce", "table5", str(tiny_zoo.path), "--features", "W", "--results", str(results)]) == 0
     text = results.read_text()  # the paper has no table for this zoo
     assert "### Table 5 on tiny_tetris: test R² (regression) or accuracy (Act, Init), %\n" in text
+    assert "R² below −100% (W: Eph" not in text
     mean = pd.DataFrame({"W": [-1525.8, 12.0], "s(W)": [-6.2, -420.5], "E_cD": [2.2, 22.8]}, index=["Eph", "Acc"])
-    note = extrapolation_note(mean)
-    assert note.startswith("\n- R² below −100% (W: Eph; s(W): Acc): ") and "exploded" in note
-    assert extrapolation_note(mean.clip(lower=-99)) == ""
+    assert extrapolation_note(mean).startswith("R² below −100% (W: Eph; s(W): Acc): ")
+    assert extrapolation_note(mean.clip(lower=-99)) is None
+    # one test model whose weights exploded: the linear probe of W extrapolates far on it, and the tables say so
+    weights = np.array(tiny_zoo.weights)
+    model = tiny_zoo.split().test[0]
+    weights[model] = weights[model] * 1e4 + 1e3
+    exploded = Zoo(weights, tiny_zoo.properties, tiny_zoo.layout, tiny_zoo.manifest).save(tmp_path / "exploded")
+    capsys.readouterr()
+    assert main(["probe", str(exploded), "--features", "W", "--targets", "Eph", "--out", str(tmp_path / "t.csv")]) == 0
+    assert "note: R² below −100% (W: Eph): " in capsys.readouterr().out
+    assert main(["reproduce", "table5", str(exploded), "--features", "W", "--results", str(results)]) == 0
+    assert "\n- R² below −100% (W: Eph" in results.read_text()
 
 
 def test_a_table_from_a_run_still_training_says_so(tiny_zoo, tiny_run, tmp_path, capsys, caplog):
