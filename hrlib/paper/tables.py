@@ -273,10 +273,10 @@ def transfer(zoos: dict, runs: dict[str, list[str]] | None = None, target: str =
     for name, dirs in (runs or {}).items():
         if len(dirs) != len(zoos):
             raise ValueError(f"{name}: {len(dirs)} runs for {len(zoos)} zoos; give one run per zoo")
-        per_zoo = dict(zip(zoos, dirs))
-        for zoo_name, run in per_zoo.items():  # each run belongs to its zoo; a bad one fails now, before any work
-            runs_as_features({name: run}, zoos[zoo_name], split_seed)
-        chosen[name] = lambda fit_zoo, per_zoo=per_zoo, name=name: runs_as_features({name: per_zoo[fit_zoo]})[name]
+        # each run belongs to its zoo; a bad one fails now, before any work, and each is loaded once
+        per_zoo = {zoo_name: runs_as_features({name: run}, zoos[zoo_name], split_seed)[name]
+                   for zoo_name, run in zip(zoos, dirs)}
+        chosen[name] = per_zoo.__getitem__  # the z of the run trained on the zoo the probe is fitted on
     return transfer_matrix(zoos, chosen, target, split_seed=split_seed)
 
 
