@@ -1,25 +1,24 @@
 """How much of a probe's test R² do a few models with exploded weights decide?
 
-    python scripts/outlier_models.py ZOO_DIR [--run E_cD=RUN_DIR] [--seeds 3] [--factor 5]
+    hrlib probe ZOO_DIR --run E_cD=RUN_DIR --seeds 3 --out table.csv --predictions predictions.csv.gz
+    python scripts/outlier_models.py ZOO_DIR predictions.csv.gz [--factor 5]
 
 A hyper-parameter zoo keeps every model whose weights stay finite, and some of them grow weights a
 hundred times larger than the rest (a ReLU network from a U(0, 1) init, say). A linear probe on the
 weights or their statistics extrapolates far on such a test model, and its error can outweigh every
-other checkpoint's. This probes the zoo as `hrlib probe` does (same split seeds, replicates and
-probes) and prints each feature set's test R² (%) on all test checkpoints and without the outlier
-models: those whose largest weight norm over their checkpoints exceeds `factor` times the zoo's median.
+other checkpoint's. This reads the test predictions `hrlib probe --predictions` wrote and prints each
+feature set's test R² (%) on all test checkpoints and without the outlier models: those whose
+largest weight norm over their checkpoints exceeds `factor` times the zoo's median.
 """
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import r2_score
 
 from hrlib import load_zoo
-from hrlib.evaluate.features import runs_as_features, select_baselines
-from hrlib.evaluate.tables import evaluate_probes
-from hrlib.hyper.runs import replicate_runs
 
 
 def outlier_models(zoo, factor: float) -> np.ndarray:
@@ -29,45 +28,49 @@ def outlier_models(zoo, factor: float) -> np.ndarray:
 
 
 def scores(predictions: pd.DataFrame, outliers) -> pd.DataFrame:
-    """Test R² (%) per feature set and target, on all test checkpoints and without the outliers'."""
+    """Test R² (%) per replicate, feature set and numeric target, on all test checkpoints and without the
+    outliers'; categorical targets (class names in `true`) are left out."""
     rows = []
-    for (feature, target), group in predictions.groupby(["feature", "target"], sort=False):
-        kept = group[~group.model.isin(outliers)]
-        rows.append(dict(feature=feature, target=target, all=100 * r2_score(group.true, group.predicted),
-                         without=100 * r2_score(kept.true, kept.predicted) if len(kept) > 1 else np.nan,
-                         outliers_tested=group.model[group.model.isin(outliers)].nunique()))
+    keys = ["replicate", "feature", "target"] if "replicate" in predictions else ["feature", "target"]
+    for key, group in predictions.groupby(keys, sort=False):
+        true, predicted = pd.to_numeric(group.true, errors="coerce"), pd.to_numeric(group.predicted, errors="coerce")
+        if true.isna().any() or predicted.isna().any():
+            continue
+        kept = ~group.model.isin(outliers)
+        rows.append(dict(zip(keys, key), all=100 * r2_score(true, predicted),
+                         without=100 * r2_score(true[kept], predicted[kept]) if kept.sum() > 1 else np.nan,
+                         outliers_tested=group.model[~kept].nunique()))
     return pd.DataFrame(rows)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("zoo")
-    parser.add_argument("--run", action="append", default=[], help="NAME=RUN_DIR, a hyper-representation (repeatable)")
-    parser.add_argument("--features", default="W,s(W)")
-    parser.add_argument("--targets", default="Eph,Acc,GGap")
-    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("predictions", help="the CSV file of `hrlib probe ZOO ... --predictions FILE`")
     parser.add_argument("--factor", type=float, default=5.0)
     args = parser.parse_args()
 
-    if any("=" not in run for run in args.run):
-        parser.error("--run takes NAME=RUN_DIR")
+    if not Path(args.predictions).is_file():
+        parser.error(f"{args.predictions}: no such file; write it with `hrlib probe ZOO ... --predictions FILE`")
     zoo = load_zoo(args.zoo)
     outliers = outlier_models(zoo, args.factor)
-    print(f"{len(outliers)} of {zoo.weights.shape[0]} models exceed {args.factor:g} × the median largest weight norm")
-    runs = dict(run.split("=", 1) for run in args.run)
-    tables = []
-    for i in range(args.seeds):
-        features = select_baselines(zoo.layout, args.features.split(",")) | runs_as_features(
-            replicate_runs(runs, i), zoo, i)
-        report = evaluate_probes(zoo, features, args.targets.split(","), split_seed=i)
-        regression = report.details.loc[report.details.metric == "R2", "target"]
-        tables.append(scores(report.predictions[report.predictions.target.isin(regression)], outliers).assign(seed=i))
-    table = pd.concat(tables).groupby(["target", "feature"], sort=False)
+    largest = np.linalg.norm(zoo.weights, axis=2).max(axis=1)
+    print(f"{len(outliers)} of {len(largest)} models exceed {args.factor:g} × the median largest weight norm "
+          f"({np.median(largest):.1f}; the largest is {largest.max():.1f})")
+    last = zoo.properties[zoo.properties.epoch == zoo.properties.epoch.max()].set_index("model")
+    if len(outliers):
+        kinds = [c for c in ("init", "activation") if c in last]
+        if kinds:
+            print(last.loc[outliers, kinds].value_counts().to_string())
+        print(f"their final test accuracy: {last.loc[outliers, 'test_acc'].min():.3f} to "
+              f"{last.loc[outliers, 'test_acc'].max():.3f}")
+    table = scores(pd.read_csv(args.predictions), outliers).groupby(["target", "feature"], sort=False)
+    seeds = table.size().max()
     spread = lambda column: (table[column].mean().round(1).astype(str)  # noqa: E731
-                             + ("" if args.seeds == 1 else " ± " + table[column].std().round(1).astype(str)))
+                             + ("" if seeds == 1 else " ± " + table[column].std().round(1).astype(str)))
     summary = pd.DataFrame({"all": spread("all"), "without outliers": spread("without"),
                             "outliers tested": table.outliers_tested.apply(lambda n: ",".join(map(str, n)))})
-    print(f"test R² (%), mean ± sd over {args.seeds} split seeds; outlier models in each test split")
+    print(f"test R² (%), mean ± sd over {seeds} replicates; outlier models in each test split")
     print(summary.to_string())
 
 

@@ -85,8 +85,10 @@ def test_calibrate_tetris_scores_designs_by_their_baselines_only(tmp_path):
     assert (pd.read_csv(tmp_path / "seed.csv")["build s"].iloc[:2] == 0).all()
 
 
-def test_outlier_models_scores_with_and_without_the_exploded_models(tiny_zoo):
+def test_outlier_models_scores_with_and_without_the_exploded_models(tiny_zoo, tmp_path):
     import importlib.util
+
+    from hrlib.cli import main
 
     spec = importlib.util.spec_from_file_location("outlier_models", SCRIPTS / "outlier_models.py")
     script = importlib.util.module_from_spec(spec)
@@ -98,11 +100,16 @@ def test_outlier_models_scores_with_and_without_the_exploded_models(tiny_zoo):
     assert table.loc[0, "all"] < -1000 and table.loc[0, "without"] > 99 and table.loc[0, "outliers_tested"] == 1
     norms = np.linalg.norm(tiny_zoo.weights, axis=2).max(axis=1)
     assert list(script.outlier_models(tiny_zoo, 1.0)) == list(np.flatnonzero(norms > np.median(norms)))
-    out = run_script("outlier_models.py", tiny_zoo.path, "--factor", 1, "--targets", "Eph,Acc", "--seeds", 2)
+    written = tmp_path / "predictions.csv.gz"  # what the script reads: the probe's own test predictions
+    assert main(["probe", str(tiny_zoo.path), "--features", "W,sW", "--targets", "Eph,Acc,Act", "--seeds", "2",
+                 "--out", str(tmp_path / "t.csv"), "--predictions", str(written)]) == 0
+    out = run_script("outlier_models.py", tiny_zoo.path, written, "--factor", 1)
     assert out.startswith(f"{len(script.outlier_models(tiny_zoo, 1.0))} of {len(norms)} models exceed 1 ×")
-    rows = [line.split() for line in out.splitlines()[4:]]
-    assert [row[:2] for row in rows] == [["Eph", "W"], ["Acc", "W"], ["Eph", "s(W)"], ["Acc", "s(W)"]]
+    rows = [line.split() for line in out.split("outlier models in each test split\n")[1].splitlines()[2:]]
+    assert [row[:2] for row in rows] == [["Eph", "W"], ["Acc", "W"], ["Eph", "s(W)"], ["Acc", "s(W)"]]  # not Act
     assert all(row[3] == "±" and row[6] == "±" for row in rows)  # mean ± sd over the two split seeds
-    done = subprocess.run([sys.executable, str(SCRIPTS / "outlier_models.py"), str(tiny_zoo.path), "--run", "RUN"],
-                          capture_output=True, text=True)
-    assert done.returncode == 2 and "--run takes NAME=RUN_DIR" in done.stderr
+    probed = pd.read_csv(tmp_path / "t.csv", index_col="target")  # on all checkpoints: the probe's own scores
+    assert all(float(row[2]) == pytest.approx(probed.loc[row[0], row[1]], abs=0.051) for row in rows)
+    done = subprocess.run([sys.executable, str(SCRIPTS / "outlier_models.py"), str(tiny_zoo.path),
+                           str(tmp_path / "missing.csv")], capture_output=True, text=True)
+    assert done.returncode == 2 and "write it with `hrlib probe ZOO ... --predictions FILE`" in done.stderr
