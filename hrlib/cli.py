@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from hrlib.errors import MissingExtra, RayUnavailable, ShardsFailed
-from hrlib.files import atomic, writable_dir, writable_file
+from hrlib.files import atomic, check_owned, writable_dir, writable_file
 from hrlib.zoos.zoo import ZooError
 
 PRINTED_ROWS = 20  # checkpoints `hrlib predict` prints; --out writes them all
@@ -143,6 +143,7 @@ def _probe(args):
     if args.save and (args.seeds > 1 or not args.runs):
         raise ValueError("--save stores the probes of one replicate's runs: give --run, and no --seeds")
     if args.save:
+        check_owned(args.save, "probes", "--save")
         writable_dir(Path(args.save).parent)
     out = writable_file(args.out)  # checked before any work, as are the predictions' file and the runs
     predictions = writable_file(args.predictions) if args.predictions else None

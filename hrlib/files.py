@@ -1,15 +1,33 @@
-"""Writing files safely: atomically (a file is complete or absent, never half-written), and only
-where writing is possible, which is checked before any long computation starts."""
+"""Writing files safely: atomically (a file is complete or absent, never half-written), only where
+writing is possible (checked before any long computation starts), only into folders hrlib made, and
+by one process at a time.
+
+Every folder hrlib writes (a zoo, a run, a probe folder, a build's work folder) carries a marker
+file, ``.hrlib``, naming what kind of folder it is. hrlib writes into, resumes, or replaces an
+existing folder only when its marker names the same kind (or, for folders written before markers
+existed, when the kind's own index file says it is hrlib's); anything else is refused, so a mistyped
+``--out`` or ``--save`` never deletes or mixes a user's files.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
+import socket
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 from hrlib.errors import OutputError
+
+MARKER = ".hrlib"
+LOCK = ".hrlib.lock"
+
+# Folders written before markers existed are recognized by their index file and its "format".
+_LEGACY_INDEX = {"zoo": ("manifest.json", "hrlib-zoo"), "probes": ("probes.json", "hrlib-probes")}
 
 
 def writable_dir(directory) -> Path:
@@ -42,14 +60,60 @@ def writable_file(path) -> Path:
     return path
 
 
+def kind_of(path) -> str | None:
+    """What hrlib wrote `path` as ("zoo", "run", "probes", ...), or None for a folder it did not write."""
+    path = Path(path)
+    try:
+        return json.loads((path / MARKER).read_text()).get("kind")
+    except (OSError, ValueError, AttributeError):
+        pass
+    for kind, (index, fmt) in _LEGACY_INDEX.items():
+        try:
+            if json.loads((path / index).read_text()).get("format") == fmt:
+                return kind
+        except (OSError, ValueError, AttributeError):
+            continue
+    return None
+
+
+def _describe(kind: str | None) -> str:
+    return "a folder hrlib did not write" if kind is None else f"an hrlib {kind} folder"
+
+
+def check_owned(path, kind: str, option: str = "--out") -> Path:
+    """`path`, once hrlib may write a `kind` folder there: it is missing, empty, or an hrlib folder of
+    that kind. Anything else is refused with a line naming what is there and `option`."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path}: is a file, not a folder; choose another {option}")
+    if path.is_dir() and any(path.iterdir()):
+        found = kind_of(path)
+        if found != kind:
+            raise OutputError(f"{path}: exists and is {_describe(found)}, not an hrlib {kind} folder; hrlib never "
+                              f"writes into or replaces it; choose another {option}")
+    return path
+
+
+def claim_dir(path, kind: str, option: str = "--out") -> Path:
+    """Create (or adopt, when empty or already of this kind) the folder `path` as hrlib's `kind` folder."""
+    path = check_owned(path, kind, option)
+    writable_dir(path)
+    if not (path / MARKER).is_file():
+        write_text(path / MARKER, json.dumps({"kind": kind}) + "\n")
+    return path
+
+
 @contextlib.contextmanager
 def atomic(path):
     """Yield a temporary path beside `path`; when the block succeeds it replaces `path` in one step.
 
-    The temporary name ends like `path` (``.tmp-t.csv.gz`` for ``t.csv.gz``), so writers that read a
-    format off the suffix (pandas' compression, numpy's ``.npz``) write the same file."""
+    The temporary name is unique (two writers never share it) and ends like `path` (``.tmp-XXXX-t.csv.gz``
+    for ``t.csv.gz``), so writers that read a format off the suffix (pandas' compression, numpy's
+    ``.npz``) write the same file."""
     path = Path(path)
-    tmp = path.with_name(f".tmp-{path.name}")
+    fd, name = tempfile.mkstemp(prefix=".tmp-", suffix=f"-{path.name}", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
         yield tmp
         os.replace(tmp, path)
@@ -65,21 +129,58 @@ def write_text(path, text: str) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_dir(path):
-    """Yield a temporary folder beside `path`; when the block succeeds it takes `path`'s place (an old
-    folder there is removed only once the new one is in place), else it is removed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def atomic_dir(path, kind: str, option: str = "--out"):
+    """Yield a temporary folder beside `path`; when the block succeeds it takes `path`'s place, else it
+    is removed. An old folder at `path` is replaced only when it is hrlib's folder of the same `kind`
+    (`check_owned`), and removed only once the new one is in place. The new folder gets the marker."""
+    path = check_owned(path, kind, option)
+    writable_dir(path.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         yield tmp
+        (tmp / MARKER).write_text(json.dumps({"kind": kind}) + "\n")
         if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
+            os.replace(path, old / path.name)
             os.replace(tmp, path)
             shutil.rmtree(old)
         else:
             os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+class Busy(OutputError):
+    """Another process holds the lock of a folder hrlib is about to write."""
+
+
+@contextlib.contextmanager
+def locked(lock_file, what: str):
+    """Hold the lock `lock_file` while the block runs, or refuse at once, naming the process that holds
+    it. `what` names the guarded thing in the message ("the run RUN"). The holder is recorded in
+    ``LOCK_FILE.json`` beside the lock and removed with it."""
+    from filelock import FileLock, Timeout
+
+    lock_file = Path(lock_file)
+    holder_file = lock_file.with_name(lock_file.name + ".json")
+    lock = FileLock(lock_file, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        try:
+            holder = json.loads(holder_file.read_text())
+            who = f"process {holder['pid']} on {holder['host']} ({holder['command']}, since {holder['since']})"
+        except (OSError, ValueError, KeyError, TypeError):
+            who = "another process"
+        raise Busy(f"{what} is being written by {who}; wait for it to finish or choose another --out") from None
+    except OSError as err:
+        raise OutputError(f"{lock_file.parent}: cannot write here ({err.strerror or err})") from None
+    try:
+        write_text(holder_file, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                            "command": " ".join(Path(sys.argv[0]).name.split() + sys.argv[1:])[:200],
+                                            "since": time.strftime("%Y-%m-%d %H:%M:%S")}))
+        yield
+    finally:
+        holder_file.unlink(missing_ok=True)
+        lock_file.unlink(missing_ok=True)
+        lock.release()

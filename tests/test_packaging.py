@@ -32,7 +32,7 @@ def test_environment_lists_the_same_dependencies_as_pyproject():
 def test_the_core_is_lean_and_all_holds_every_extra():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     core = {re.split(r"[<>=\[]", d)[0] for d in project["dependencies"]}
-    assert core == {"torch", "numpy", "scipy", "pandas", "scikit-learn", "tqdm", "filelock"}
+    assert core == {"torch", "numpy", "scipy", "pandas", "scikit-learn", "tqdm", "filelock", "jsonschema"}
     extras = project["optional-dependencies"]
     assert extras["all"] == [f"hrlib[{','.join(sorted(set(extras) - {'all'}))}]"]
     assert ".[all]" in (ROOT / "Makefile").read_text()

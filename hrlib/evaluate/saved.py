@@ -105,7 +105,7 @@ def save_probes(report, runs: dict, out, zoo) -> Path:
                            "val": float(row.val), "tau": tau, "n_test": int(row.n_test)})
         index["feature_sets"][name] = {"run": str(Path(run.path).resolve()), "run_sha256": run_fingerprint(run),
                                        "probes": probes, "scores": scores}
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "probes", "--save") as tmp:
         np.savez(tmp / ARRAYS_FILE, **arrays)
         (tmp / INDEX_FILE).write_text(json.dumps(index, indent=1))
     return Path(out)

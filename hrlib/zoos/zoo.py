@@ -140,7 +140,7 @@ class Zoo:
         path = Path(path)
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-        with atomic_dir(path) as tmp:
+        with atomic_dir(path, "zoo") as tmp:
             np.save(tmp / WEIGHTS_FILE, np.ascontiguousarray(self.weights, dtype=np.float32))
             self.properties.to_csv(tmp / PROPERTIES_FILE, index=False)
             m, c, p = self.weights.shape
