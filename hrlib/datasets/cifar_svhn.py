@@ -15,6 +15,8 @@ did: the mean of the three colour channels.
 
 from __future__ import annotations
 
+import io
+import math
 import os
 import pickle
 from pathlib import Path
@@ -26,6 +28,8 @@ from hrlib.datasets.cache import DataNotFound, cache_dir
 CIFAR_FILES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
 SVHN_FILES = {"train": ["train_32x32.mat"], "test": ["test_32x32.mat"]}
 SUBDIRS = {"cifar10": ("cifar-10-batches-py", "cifar10"), "svhn": ("svhn", "svhn_cropped")}
+MAX_BATCH_BYTES = 40 << 20  # a CIFAR-10 python batch is 31 MB; no larger file is unpickled
+MAX_SVHN_IMAGES = 100_000  # train_32x32.mat holds 73257 images, test_32x32.mat 26032
 WHERE = {
     "cifar10": "the CIFAR-10 python version (cifar-10-python.tar.gz from the CIFAR page), unpacked",
     "svhn": "SVHN format 2, cropped digits (train_32x32.mat, test_32x32.mat from the SVHN page)",
@@ -55,11 +59,13 @@ class _DataBatchUnpickler(pickle.Unpickler):
 def read_cifar_batch(path) -> tuple[np.ndarray, np.ndarray]:
     """One CIFAR-10 python batch: images (n, 3, 32, 32) uint8 and labels (n,) int64."""
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            batch = _DataBatchUnpickler(f, encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as err:
-        raise ValueError(f"{path}: not a CIFAR-10 python batch ({err})") from None
+    if path.stat().st_size > MAX_BATCH_BYTES:
+        raise ValueError(f"{path}: {path.stat().st_size} bytes, more than a CIFAR-10 python batch (31 MB); not one")
+    try:  # from memory: a length inside the pickle never makes the reader allocate more than the file holds
+        batch = _DataBatchUnpickler(io.BytesIO(path.read_bytes()), encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, KeyError, IndexError,
+            MemoryError, RecursionError, OverflowError) as err:
+        raise ValueError(f"{path}: not a CIFAR-10 python batch ({str(err)[:200] or type(err).__name__})") from None
     if not isinstance(batch, dict):
         raise ValueError(f"{path}: not a CIFAR-10 python batch (holds a {type(batch).__name__}, not a dict)")
     batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
@@ -73,17 +79,31 @@ def read_cifar_batch(path) -> tuple[np.ndarray, np.ndarray]:
     return data.reshape(-1, 3, 32, 32), labels
 
 
+def _mat(reader, path: Path, **options):
+    """scipy.io's `reader` (loadmat, whosmat) of `path`, its failures one line naming the file."""
+    try:
+        return reader(path, **options)
+    except Exception as err:  # noqa: BLE001 -- scipy meets a damaged file with any error (IndexError, zlib.error, ...)
+        raise ValueError(f"{path}: not a MATLAB .mat file ({str(err)[:200] or type(err).__name__})") from None
+
+
 def read_svhn_mat(path) -> tuple[np.ndarray, np.ndarray]:
     """One SVHN format-2 .mat file: images (n, 3, 32, 32) uint8 and labels (n,) int64 in 0..9."""
-    from scipy.io import loadmat
+    from scipy.io import loadmat, whosmat
 
     path = Path(path)
-    try:
-        mat = loadmat(path)
-    except (ValueError, TypeError, OSError) as err:
-        raise ValueError(f"{path}: not a MATLAB .mat file ({err})") from None
-    if "X" not in mat or "y" not in mat:
-        raise ValueError(f"{path}: an SVHN .mat file holds X and y; this one holds {sorted(k for k in mat if not k.startswith('__'))}")
+    # the variables' shapes first, from their headers: nothing large is decompressed for a file that is not SVHN's
+    variables = {name: (shape, kind) for name, shape, kind in _mat(whosmat, path)}
+    shapes = {name: shape for name, (shape, _) in variables.items()}
+    if "X" not in shapes or "y" not in shapes:
+        raise ValueError(f"{path}: an SVHN .mat file holds X and y; this one holds {sorted(shapes)}")
+    n = math.prod(shapes["y"])
+    if len(shapes["X"]) != 4 or shapes["X"][:3] != (32, 32, 3) or not 0 < n <= MAX_SVHN_IMAGES:
+        raise ValueError(f"{path}: X of shape {shapes['X']} with {n} labels is not SVHN's (32, 32, 3, n), "
+                         f"n ≤ {MAX_SVHN_IMAGES}")
+    if variables["X"][1] != "uint8":
+        raise ValueError(f"{path}: X holds {variables['X'][1]} values; SVHN's holds uint8 pixels")
+    mat = _mat(loadmat, path, variable_names=["X", "y"])
     x, y = mat["X"], mat["y"].reshape(-1).astype(np.int64)
     if x.ndim != 4 or x.shape[:3] != (32, 32, 3) or x.shape[3] != len(y):
         raise ValueError(f"{path}: X of shape {x.shape} with {len(y)} labels is not SVHN's (32, 32, 3, n)")

@@ -24,9 +24,11 @@ import functools
 import gzip
 import hashlib
 import logging
+import math
 import os
 import tempfile
 import urllib.request
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +43,7 @@ FILES = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 DOWNLOAD_TIMEOUT = 30  # seconds per request
+MAX_IDX_BYTES = 16 + 60000 * 28 * 28  # the largest file read here: the training images, decompressed
 
 
 @dataclass(frozen=True)
@@ -84,30 +87,47 @@ class IDXError(ValueError):
     """A file is not a well-formed IDX file."""
 
 
+def _announced(head: bytes, path) -> tuple[list[int], int]:
+    """The dims an IDX header announces and the file's whole length; `head` is its first 4 + 4 × ndim
+    bytes. Refuses a malformed header, naming `path`."""
+    if len(head) < 4 or head[0] != 0 or head[1] != 0:
+        raise IDXError(f"{path}: not an IDX file (bad magic number)")
+    if head[2] != 0x08:
+        raise IDXError(f"{path}: IDX element type 0x{head[2]:02x} is not unsigned bytes")
+    header = 4 + 4 * head[3]
+    if head[3] == 0 or len(head) < header:
+        raise IDXError(f"{path}: IDX header is truncated")
+    dims = [int(d) for d in np.frombuffer(head[4:header], dtype=">u4")]
+    return dims, header + math.prod(dims)
+
+
 def parse_idx(raw: bytes, path="<bytes>") -> np.ndarray:
     """The uint8 array an IDX file's bytes hold; refuses anything malformed, naming `path`."""
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise IDXError(f"{path}: not an IDX file (bad magic number)")
-    if raw[2] != 0x08:
-        raise IDXError(f"{path}: IDX element type 0x{raw[2]:02x} is not unsigned bytes")
-    header = 4 + 4 * raw[3]
-    if raw[3] == 0 or len(raw) < header:
-        raise IDXError(f"{path}: IDX header is truncated")
-    dims = [int(d) for d in np.frombuffer(raw[4:header], dtype=">u4")]
-    if len(raw) != header + int(np.prod(dims)):
-        raise IDXError(f"{path}: {len(raw)} bytes, but its header {dims} needs {header + int(np.prod(dims))}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+    dims, size = _announced(raw[: 4 + 4 * raw[3]] if len(raw) >= 4 else raw, path)
+    if len(raw) != size:
+        raise IDXError(f"{path}: {len(raw)} bytes, but its header {dims} needs {size}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=size - math.prod(dims)).reshape(dims)
 
 
 def read_bytes(path: Path) -> bytes:
-    """A file's decompressed bytes (gzip when the name ends in .gz)."""
+    """An IDX file's bytes, decompressed when the name ends in .gz. Reading stops one byte past the
+    length its header announces, and a header announcing more than `MAX_IDX_BYTES` is refused
+    unread, so a small archive that decompresses to gigabytes is refused after a few megabytes."""
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
-    except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
+            head = f.read(4)
+            head += f.read(4 * head[3]) if len(head) == 4 else b""
+            dims, size = _announced(head, path)
+            if size > MAX_IDX_BYTES:
+                raise IDXError(f"{path}: its IDX header announces {dims} ({size} bytes), more than any MNIST or "
+                               f"Fashion-MNIST file ({MAX_IDX_BYTES}); not one of them")
+            raw = head + f.read(size - len(head) + 1)  # one byte more than announced tells a longer file
+    except (OSError, EOFError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
         raise IDXError(f"{path}: unreadable ({err})") from None
+    if len(raw) > size:
+        raise IDXError(f"{path}: {'decompresses to' if path.suffix == '.gz' else 'holds'} more than the {size} bytes "
+                       f"its IDX header {dims} announces; not an intact IDX file")
+    return raw
 
 
 @functools.lru_cache(maxsize=16)
@@ -262,6 +282,9 @@ def fetch(name: str, splits=("train", "test"), mirrors: tuple[str, ...] | None =
                     with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
                         while block := response.read(1 << 20):
                             out.write(block)
+                            if out.tell() > MAX_IDX_BYTES:  # gzip never makes these files larger
+                                raise IDXError(f"{url}: more than {MAX_IDX_BYTES} bytes, larger than the file it "
+                                               f"names; not installed")
                     raw = read_bytes(Path(tmp))
                     if hashlib.sha256(raw).hexdigest() != source.sha256[file]:
                         raise IDXError(f"{url}: sha256 mismatch; not installed")

@@ -94,3 +94,28 @@ def test_missing_user_data_says_where_to_put_it(tmp_path, monkeypatch):
     message = str(err.value)
     assert "does not download cifar10" in message and str(tmp_path / "cifar-10-batches-py") in message
     assert "root=DIR" in message and "HRLIB_DATA" in message
+
+
+def test_data_files_that_are_not_what_they_claim_are_refused_by_name(tmp_path):
+    batches_dir = tmp_path / "cifar-10-batches-py"
+    write_cifar(tmp_path)
+    (batches_dir / "data_batch_2").write_bytes(b"\x80\x02}q\x00(X\x04")  # cut short
+    with pytest.raises(ValueError, match="data_batch_2: not a CIFAR-10 python batch"):
+        data.load("cifar10", "train", root=tmp_path)
+    with open(batches_dir / "data_batch_2", "wb") as f:  # larger than any batch: not unpickled at all
+        f.truncate(41 << 20)
+    with pytest.raises(ValueError, match=r"data_batch_2: 42991616 bytes, more than a CIFAR-10 python batch"):
+        data.load("cifar10", "train", root=tmp_path)
+
+    (tmp_path / "svhn").mkdir()
+    write_svhn(tmp_path / "svhn")
+    test_file = tmp_path / "svhn" / "test_32x32.mat"
+    scipy.io.savemat(test_file, {"X": np.zeros((32, 32, 3, 2)), "y": np.ones((2, 1))})
+    with pytest.raises(ValueError, match="test_32x32.mat: X holds double values; SVHN's holds uint8 pixels"):
+        data.load("svhn", "test", root=tmp_path)
+    scipy.io.savemat(test_file, {"X": np.zeros((28, 28, 1, 2), np.uint8), "y": np.ones((2, 1))})
+    with pytest.raises(ValueError, match=r"X of shape \(28, 28, 1, 2\) with 2 labels is not SVHN's"):
+        data.load("svhn", "test", root=tmp_path)
+    test_file.write_text("<html>not found</html>")
+    with pytest.raises(ValueError, match="test_32x32.mat: not a MATLAB .mat file"):
+        data.load("svhn", "test", root=tmp_path)

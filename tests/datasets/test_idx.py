@@ -234,3 +234,45 @@ def test_add_to_cache_identifies_files_by_checksum(tmp_path, empty_cache):
     assert added == ["mnist/t10k-images-idx3-ubyte", "mnist/t10k-labels-idx1-ubyte"]
     assert list(rejected) == [str(package / "other-idx1-ubyte")] and "not a known" in rejected[str(package / "other-idx1-ubyte")]
     assert mnist.status()["mnist"] == {"train": "missing", "test": str(mnist.cache_dir() / "data" / "mnist")}
+
+
+class CountingGzip(gzip.GzipFile):
+    """A gzip reader that counts the decompressed bytes it hands out."""
+
+    handed_out = 0
+
+    def read(self, size=-1):
+        block = super().read(size)
+        CountingGzip.handed_out += len(block)
+        return block
+
+
+def test_a_gzip_bomb_is_refused_after_the_bytes_its_header_announces(tmp_path, monkeypatch):
+    monkeypatch.setattr(mnist.gzip, "open", lambda path, mode="rb", **options: CountingGzip(path, mode, **options))
+    header = bytes([0, 0, 0x08, 3]) + np.asarray((10, 28, 28), dtype=">u4").tobytes()
+    bomb = tmp_path / "t10k-images-idx3-ubyte.gz"
+    with gzip.open(bomb, "wb", compresslevel=1) as f:  # 10 images announced, then 64 MB of zeros
+        f.write(header)
+        for _ in range(64):
+            f.write(bytes(1 << 20))
+    assert bomb.stat().st_size < 1 << 20
+    with pytest.raises(mnist.IDXError, match=r"t10k-images-idx3-ubyte.gz: decompresses to more than the 7856 bytes "
+                                             r"its IDX header \[10, 28, 28\] announces"):
+        mnist.read_idx(bomb)
+    assert CountingGzip.handed_out <= 7856 + 1  # reading stopped one byte past the announced length
+
+    CountingGzip.handed_out = 0
+    huge = tmp_path / "train-images-idx3-ubyte.gz"
+    with gzip.open(huge, "wb") as f:  # a header announcing 4 GB: refused before anything past it is read
+        f.write(bytes([0, 0, 0x08, 3]) + np.asarray((2**20, 64, 64), dtype=">u4").tobytes() + bytes(1000))
+    with pytest.raises(mnist.IDXError, match=r"announces \[1048576, 64, 64\] \(4294967312 bytes\), more than any MNIST"):
+        mnist.read_idx(huge)
+    assert CountingGzip.handed_out == 16
+
+
+def test_a_plain_file_longer_than_its_header_says_is_refused(tmp_path):
+    write_idx(tmp_path / "labels-idx1-ubyte", np.arange(5, dtype=np.uint8))
+    with open(tmp_path / "labels-idx1-ubyte", "ab") as f:
+        f.write(b"trailing")
+    with pytest.raises(mnist.IDXError, match="labels-idx1-ubyte: holds more than the 13 bytes its IDX header"):
+        mnist.read_idx(tmp_path / "labels-idx1-ubyte")
