@@ -153,7 +153,7 @@ def test_a_manifest_without_checksums_is_a_zoo_error(tiny_zoo, tmp_path, capsys)
     manifest = json.loads((broken / "manifest.json").read_text())
     del manifest["files"]
     (broken / "manifest.json").write_text(json.dumps(manifest))
-    check_one_line_error(capsys, ["zoo", "info", str(broken)], "manifest.json: lacks files")
+    check_one_line_error(capsys, ["zoo", "info", str(broken)], "manifest.json: lacks the key 'files'")
 
 
 def test_imports_where_every_model_is_nan_or_an_epoch_is_blank(tiny_zoo, tmp_path, capsys):
@@ -181,14 +181,15 @@ def test_a_damaged_shard_is_named_and_trained_again(tmp_path, caplog):
     work = partial_dir(out)
     from hrlib.zoos.build import Build, train_shard
 
-    build = Build(preset, out)
-    for i in range(3):
-        build.save(i, train_shard(preset, i))
+    with Build(preset, out) as build:
+        for i in range(3):
+            build.save(i, train_shard(preset, i))
     damaged = work / "shard-00001.npz"
     with zipfile.ZipFile(damaged) as archive:
         names = archive.namelist()
     damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])  # cut short, as a full disk leaves it
-    assert names and Build(preset, out).missing == [1]
+    with Build(preset, out) as build:
+        assert names and build.missing == [1]
     assert "shard-00001.npz is damaged" in caplog.text
     zoo = create_zoo(preset, out, device="cpu", progress=False)
     np.testing.assert_array_equal(zoo.weights, fresh.weights)

@@ -7,13 +7,24 @@ shards and no half-written zoo ever appears. Since the shards are fixed by the p
 machine, any order of running them (one process, several, a Ray cluster: `hrlib.zoos.cluster`)
 gives the same zoo. `Build` holds the steps every such runner shares: open the work directory,
 list the missing shards, save a shard, merge.
+
+Each shard file records which shard it is (its index and model range), the shape of its weights and
+the sha256 of the build's plan, and is checked against them when a build resumes and again when it
+merges: a shard copied over another, cut short, of another build, or with NaN weights in a model
+that did not diverge is named in a warning, removed and trained again, never merged.
+
+Shape legend: m models, c checkpoints, p params.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
+import hashlib
 import json
 import logging
+import re
 import shutil
 import time
 import zipfile
@@ -23,13 +34,17 @@ import numpy as np
 import pandas as pd
 
 from hrlib.datasets import catalog
-from hrlib.files import atomic, new_output, write_text
+from hrlib.files import MARKER, atomic, check_owned, claim_dir, kind_of, locked, new_output, write_text
 from hrlib.zoos import architectures as arch
-from hrlib.zoos.population import FACTORS, pick_device, train_population
+from hrlib.zoos.estimate import check_room
+from hrlib.zoos.population import FACTORS, metric_names, pick_device, train_population
 from hrlib.zoos.presets import Preset, get_preset
 from hrlib.zoos.zoo import Zoo, load_zoo
 
 log = logging.getLogger(__name__)
+
+RECORDS = ("shard", "models", "shape", "plan")  # what a shard file says about itself, beside its arrays
+MERGES = 2  # a shard damaged while the others trained is trained once more before a build gives up
 
 
 def shards(preset: Preset) -> list[range]:
@@ -70,66 +85,170 @@ def partial_dir(out: Path) -> Path:
     return out.with_name(f".{out.name}.partial")
 
 
+def lock_file(out: Path) -> Path:
+    """The lock a build of `out` holds: ``.NAME.lock`` beside it, gone when the build ends."""
+    out = Path(out)
+    return out.with_name(f".{out.name}.lock")
+
+
+def _is_legacy_work(work: Path) -> bool:
+    """Whether `work` is a build's work directory written before they carried a marker."""
+    names = [p.name for p in work.iterdir()]
+    return "plan.json" in names and all(re.fullmatch(r"plan\.json|shard-\d{5}\.npz|\.tmp-.*", n) for n in names)
+
+
 class Build:
     """One build of a preset into `out`: its work directory, the shards still missing, save and merge.
 
-    Opening a build checks everything it can before any training: `out` must not exist and its
-    folder must be writable; a work directory left by a build of a different configuration is
-    refused (never mixed in), one of the same configuration resumed, and a damaged shard in it is
-    named, removed and trained again. Nothing is written until the first shard is saved.
+    Opening a build checks everything it can before any training: `out` must not exist, its folder
+    must be writable and hold room for the zoo, and no other process may be building it (the build
+    holds a lock until it is closed; use it as a context manager). A work directory left by a build of
+    a different configuration is refused (never mixed in), one of the same configuration resumed, and a
+    shard in it that fails its checks is named, removed and trained again. Nothing is written but the
+    lock until the first shard is saved.
     """
 
     def __init__(self, preset: Preset, out):
         self.preset = preset
         self.out = new_output(out)
         self.work = partial_dir(self.out)
-        self.plan = json.dumps(preset.to_dict(), sort_keys=True, default=str)
-        plan_file = self.work / "plan.json"
-        if plan_file.exists() and plan_file.read_text() != self.plan:
-            raise ValueError(f"{self.work} holds an interrupted build of a different configuration; "
-                             "delete it to start over")
         self.shards = shards(preset)
-        self.missing = [i for i in range(len(self.shards)) if not self._intact(i)]
+        self.plan = json.dumps(preset.to_dict(), sort_keys=True, default=str)
+        self.plan_sha256 = hashlib.sha256(self.plan.encode()).hexdigest()
+        self.shape = (len(preset.checkpoints), arch.layout_of(preset.architecture).n_params)  # of one model
+        self.metrics = [f"metric_{name}" for name in metric_names(preset.architecture)]
+        saved = sum(p.stat().st_size for p in self.work.glob("shard-*.npz")) if self.work.is_dir() else 0
+        check_room(preset, self.out.parent, saved)
+        self._lock = contextlib.ExitStack()
+        self._lock.enter_context(locked(lock_file(self.out), f"the zoo {self.out}"))
+        try:
+            new_output(self.out)  # a build that held the lock until now may have finished it
+            if self.work.exists():
+                self._check_work()
+            self.missing = [i for i in range(len(self.shards)) if self._read(i) is None]
+        except BaseException:
+            self.close()
+            raise
         if len(self.missing) < len(self.shards):
             log.info("resuming %s: %d of %d shards already trained", self.out,
                      len(self.shards) - len(self.missing), len(self.shards))
         self.started = time.perf_counter()
 
+    def close(self):
+        """Release the build's lock; the shards saved so far stay, for a later build to resume."""
+        self._lock.close()
+
+    def __enter__(self) -> "Build":
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _check_work(self):
+        """Refuse a work directory that is not this build's: another kind of folder, or another plan."""
+        if kind_of(self.work) != "build":
+            if not (self.work.is_dir() and _is_legacy_work(self.work)):
+                check_owned(self.work, "build")  # refused, naming what is there
+            write_text(self.work / MARKER, json.dumps({"kind": "build"}) + "\n")  # adopted
+        plan_file = self.work / "plan.json"
+        if plan_file.is_file() and plan_file.read_bytes() != self.plan.encode():
+            raise ValueError(f"{self.work} holds an interrupted build of a different configuration (its plan.json); "
+                             "rerun with that configuration to resume it, or delete the folder to start over")
+
     def shard_file(self, index: int) -> Path:
         return self.work / f"shard-{index:05d}.npz"
 
-    def _intact(self, index: int) -> bool:
-        """Whether shard `index` is saved and readable; a damaged one is removed, to be trained again."""
+    def _problem(self, index: int, arrays: dict) -> str | None:
+        """What makes `arrays` not shard `index` of this build, in a few words, or None."""
+        if not {"weights", "diverged", *RECORDS} <= set(arrays):
+            return "records no index, models or plan (written by an older hrlib, or not a shard)"
+        if str(arrays["plan"]) != self.plan_sha256:
+            return "belongs to a build of another configuration"
+        members = self.shards[index]
+        shard, (start, stop) = int(arrays["shard"]), (int(v) for v in arrays["models"])
+        if (shard, start, stop) != (index, members.start, members.stop):
+            return (f"holds shard {shard} (models {start}..{stop - 1}), not shard {index} "
+                    f"(models {members.start}..{members.stop - 1}): a copy of another shard?")
+        expected = (len(members), *self.shape)
+        weights, diverged = arrays["weights"], arrays["diverged"]
+        if weights.shape != expected or tuple(arrays["shape"]) != expected or weights.dtype != np.float32:
+            return f"holds {weights.dtype} weights of shape {weights.shape}, not float32 {expected}"
+        metrics = {k for k in arrays if k.startswith("metric_")}
+        if metrics != set(self.metrics) or any(arrays[k].shape != expected[:2] for k in metrics):
+            return "does not hold one value of each metric per model and checkpoint"
+        if diverged.shape != expected[:1] or not np.issubdtype(diverged.dtype, np.integer):
+            return f"holds divergence epochs of shape {diverged.shape}, not ({expected[0]},)"
+        broken = np.flatnonzero(~np.isfinite(weights).reshape(len(weights), -1).all(1) & (diverged < 0))
+        if len(broken):
+            return (f"has NaN or inf weights in {len(broken)} model(s) not marked diverged "
+                    f"(models {', '.join(str(members.start + i) for i in broken[:5])})")
+        return None
+
+    def _read(self, index: int) -> dict | None:
+        """Shard `index`'s arrays once they pass every check; a shard that fails one is named, removed
+        and left to be trained again (None), as is a missing one."""
         path = self.shard_file(index)
         if not path.exists():
-            return False
+            return None
         try:
-            with zipfile.ZipFile(path) as archive:
-                damaged = archive.testzip()  # the first member whose checksum fails, if any
-                if damaged is None and not {"weights.npy", "diverged.npy"} <= set(archive.namelist()):
-                    damaged = "its arrays"
-        except (zipfile.BadZipFile, OSError) as err:
-            damaged = str(err)
-        if damaged is None:
-            return True
-        log.warning("%s is damaged (%s): shard %d will be trained again", path, damaged, index)
+            with np.load(path, allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
+            wrong = self._problem(index, arrays)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, AttributeError, TypeError) as err:
+            arrays, wrong = None, f"is damaged ({str(err).strip() or type(err).__name__})"
+        if wrong is None:
+            return arrays
+        log.warning("%s %s; it is removed and shard %d will be trained again", path, wrong, index)
         path.unlink()
-        return False
+        return None
 
     def save(self, index: int, arrays: dict[str, np.ndarray]):
-        """Write one trained shard, atomically; the first one creates the work directory."""
-        self.work.mkdir(exist_ok=True)
+        """Write one trained shard with its records, atomically; the first one creates the work directory."""
+        weights = arrays["weights"]
+        members = self.shards[index]
+        arrays = {**arrays, "shard": np.int64(index), "models": np.array([members.start, members.stop]),
+                  "shape": np.array(weights.shape), "plan": np.array(self.plan_sha256)}
+        wrong = self._problem(index, arrays)
+        if wrong is not None:
+            raise ValueError(f"the trained shard {index} {wrong}; it is not saved")
+        claim_dir(self.work, "build")
         if not (self.work / "plan.json").exists():
             write_text(self.work / "plan.json", self.plan)
         with atomic(self.shard_file(index)) as tmp, open(tmp, "wb") as f:
             np.savez(f, **arrays)
 
-    def finish(self) -> Zoo:
-        """Assemble the finished shards into the zoo at `out`, atomically, and remove the work directory."""
-        parts = [dict(np.load(self.shard_file(i))) for i in range(len(self.shards))]
-        arrays = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        assemble(self.preset, arrays, time.perf_counter() - self.started).save(self.out)
+    def run(self, train_missing) -> Zoo:
+        """Train the missing shards (`train_missing()` saves each) and merge them; a shard that fails its
+        check at the merge is trained once more."""
+        for _ in range(MERGES):
+            if self.missing:
+                train_missing()
+            zoo = self.finish()
+            if zoo is not None:
+                return zoo
+        raise ValueError(f"{self.work}: shards {self.missing} failed their checks again right after they were "
+                         "trained (named above); check the disk, then rerun to resume")
+
+    def finish(self) -> Zoo | None:
+        """Merge the shards into the zoo at `out`, atomically, remove the work directory and release the
+        lock. Each shard is checked once more as it is merged; when one fails, nothing is written and
+        None is returned, with the failed shards (removed) in `missing`, to be trained again."""
+        n = self.shards[-1].stop
+        merged = {"weights": np.empty((n, *self.shape), np.float32), "diverged": np.empty(n, np.int64),
+                  **{k: np.empty((n, self.shape[0]), np.float32) for k in self.metrics}}
+        self.missing = []
+        for i, members in enumerate(self.shards):
+            arrays = self._read(i)
+            if arrays is None:
+                self.missing.append(i)
+                continue
+            for key, values in merged.items():
+                values[members.start : members.stop] = arrays[key]
+        if self.missing:
+            return None
+        assemble(self.preset, merged, time.perf_counter() - self.started).save(self.out)
         shutil.rmtree(self.work)
+        self.close()
         return load_zoo(self.out)
 
 
@@ -139,17 +258,32 @@ def create_zoo(preset: Preset | str, out, device: str = "auto", progress: bool =
 
     preset = get_preset(preset) if isinstance(preset, str) else preset
     pick_device(device)  # an unusable device fails now, before anything is trained
-    build = Build(preset, out)
-    data = load_data(preset) if build.missing else None  # bad data options fail here, before anything is written
-    with tqdm(total=sum(shard_work(preset, i) for i in build.missing), desc=f"zoo {preset.name}",
-              unit=" model-epochs", unit_scale=True, disable=not progress) as bar:
-        for i in build.missing:
-            build.save(i, train_shard(preset, i, device, progress=bar.update, data=data))
-    return build.finish()
+    data = functools.cache(lambda: load_data(preset))
+    with Build(preset, out) as build:
+        if build.missing:
+            data()  # bad data options fail here, before anything is written
+
+        def train_missing():
+            with tqdm(total=sum(shard_work(preset, i) for i in build.missing), desc=f"zoo {preset.name}",
+                      unit=" model-epochs", unit_scale=True, disable=not progress) as bar:
+                for i in build.missing:
+                    build.save(i, train_shard(preset, i, device, progress=bar.update, data=data()))
+
+        return build.run(train_missing)
+
+
+def _keep(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """`values[keep]` for ascending `keep`, moving the kept rows to the front in place rather than
+    copying: a zoo's weights are the largest thing a build holds."""
+    for j, i in enumerate(keep):
+        if i != j:
+            values[j] = values[i]
+    return values[: len(keep)]
 
 
 def assemble(preset: Preset, arrays: dict, seconds: float | None = None) -> Zoo:
-    """A Zoo from trained arrays: diverged models dropped and recorded, one property row per checkpoint."""
+    """A Zoo from trained arrays (reused, not copied): diverged models dropped and recorded, one property
+    row per checkpoint."""
     specs = preset.specs()
     diverged = arrays["diverged"]
     keep = np.flatnonzero(diverged < 0)
@@ -175,4 +309,4 @@ def assemble(preset: Preset, arrays: dict, seconds: float | None = None) -> Zoo:
         "dropped": dropped,
         "build_seconds": seconds,
     }
-    return Zoo(arrays["weights"][keep], pd.DataFrame(columns), arch.layout_of(preset.architecture), manifest)
+    return Zoo(_keep(arrays["weights"], keep), pd.DataFrame(columns), arch.layout_of(preset.architecture), manifest)

@@ -37,6 +37,7 @@ from hrlib.zoos.zoo import Zoo
 
 log = logging.getLogger(__name__)
 
+
 def require_ray():
     return require("ray", "ray", "running on Ray")
 
@@ -126,53 +127,58 @@ def create_zoo_ray(
     train: the function that trains one shard, ``train(preset, index, device, data=...)``;
         `build.train_shard` unless a caller wraps it.
     """
-    from tqdm.auto import tqdm
-
     require_ray()
     device = str(device)
     check_options(device, cpus_per_task, max_retries)
     preset = get_preset(preset) if isinstance(preset, str) else preset
-    build = Build(preset, out)
-    missing = build.missing  # the shards this call trains
-    if len(build.shards) == 1:
-        log.warning("%s makes a single shard, so only one task can run; pass --shard-size to spread it", preset.name)
-    if missing:
-        # A notebook's or a test's connection outlives this call; one this call opens ends with it
-        shared = require_ray().is_initialized()
-        with connect(address) as ray:
-            resources, task_device = task_resources(ray, device, cpus_per_task)
-            task = ray.remote(_run_shard).options(max_retries=max_retries, retry_exceptions=True, **resources)
-            data = ray.put(load_data(preset))
-            pending = {task.remote(train, preset, i, task_device, data): i for i in missing}
-            failed = {}
-            sizes = {i: len(build.shards[i]) for i in missing}
-            bar = tqdm(total=sum(sizes.values()), desc=f"zoo {preset.name} on Ray", unit="model", disable=not progress)
-            try:
-                while pending:
-                    [ref], _ = ray.wait(list(pending), num_returns=1)
-                    index = pending.pop(ref)
-                    try:
-                        arrays, where = ray.get(ref)
-                    except ray.exceptions.RayError as err:
-                        failed[index] = err
-                        log.error("shard %d failed after %d retries: %s", index, max_retries, err)
-                        continue
-                    build.save(index, arrays)
-                    log.info("shard %d: %d models trained in %s", index, sizes[index], where)
-                    bar.update(sizes[index])
-            finally:
-                bar.close()
-                # Interrupted: stop the work nobody will collect. Leaving a connection this call opened
-                # ends its job, and Ray then stops the job's tasks itself; cancelling them here as well
-                # (with force) races with a task that finishes at that moment and can abort Ray's core.
-                if shared:
-                    for ref in pending:
-                        ray.cancel(ref)
-        if failed:
-            first = next(iter(failed.values()))
-            raise ShardsFailed(
-                f"{len(failed)} of {len(missing)} shards failed after {max_retries} retries "
-                f"(shards {sorted(failed)}; first error: {str(first).strip().splitlines()[-1]}); "
-                f"the {len(missing) - len(failed)} others are saved in {build.work}: rerun to resume"
-            )
-    return build.finish()
+    with Build(preset, out) as build:
+        if len(build.shards) == 1:
+            log.warning("%s makes a single shard, so only one task can run; pass --shard-size to spread it",
+                        preset.name)
+        return build.run(lambda: _run_missing(build, train, address, device, cpus_per_task, max_retries, progress))
+
+
+def _run_missing(build: Build, train, address, device: str, cpus_per_task: int, max_retries: int, progress: bool):
+    """Train the build's missing shards as Ray tasks, saving each as it arrives; `ShardsFailed` names
+    the ones that still failed after Ray's retries, once every other one is saved."""
+    from tqdm.auto import tqdm
+
+    preset, missing = build.preset, build.missing
+    # A notebook's or a test's connection outlives this call; one this call opens ends with it
+    shared = require_ray().is_initialized()
+    with connect(address) as ray:
+        resources, task_device = task_resources(ray, device, cpus_per_task)
+        task = ray.remote(_run_shard).options(max_retries=max_retries, retry_exceptions=True, **resources)
+        data = ray.put(load_data(preset))
+        pending = {task.remote(train, preset, i, task_device, data): i for i in missing}
+        failed = {}
+        sizes = {i: len(build.shards[i]) for i in missing}
+        bar = tqdm(total=sum(sizes.values()), desc=f"zoo {preset.name} on Ray", unit="model", disable=not progress)
+        try:
+            while pending:
+                [ref], _ = ray.wait(list(pending), num_returns=1)
+                index = pending.pop(ref)
+                try:
+                    arrays, where = ray.get(ref)
+                except ray.exceptions.RayError as err:
+                    failed[index] = err
+                    log.error("shard %d failed after %d retries: %s", index, max_retries, err)
+                    continue
+                build.save(index, arrays)
+                log.info("shard %d: %d models trained in %s", index, sizes[index], where)
+                bar.update(sizes[index])
+        finally:
+            bar.close()
+            # Interrupted: stop the work nobody will collect. Leaving a connection this call opened
+            # ends its job, and Ray then stops the job's tasks itself; cancelling them here as well
+            # (with force) races with a task that finishes at that moment and can abort Ray's core.
+            if shared:
+                for ref in pending:
+                    ray.cancel(ref)
+    if failed:
+        first = next(iter(failed.values()))
+        raise ShardsFailed(
+            f"{len(failed)} of {len(missing)} shards failed after {max_retries} retries "
+            f"(shards {sorted(failed)}; first error: {str(first).strip().splitlines()[-1]}); "
+            f"the {len(missing) - len(failed)} others are saved in {build.work}: rerun to resume"
+        )

@@ -158,6 +158,12 @@ def torch_optimizer(spec: ModelSpec, params) -> torch.optim.Optimizer:
 # ---- training -------------------------------------------------------------------------------------
 
 
+def metric_names(architecture: str) -> list[str]:
+    """The metrics `train_population` records at each checkpoint, the generalization gap last."""
+    return ["train_loss", "train_acc", "test_loss", "test_acc",
+            *(f"f1_c{i}" for i in range(arch.n_classes(architecture))), "ggap"]
+
+
 def _subset_size(n: int, fraction: float) -> int:
     return max(1, round(n * fraction))
 
@@ -192,12 +198,12 @@ def train_population(
         reuse_freed_memory()
     layout = arch.layout_of(architecture)
     data = [torch.tensor(np.asarray(a), device=device) for a in (*train, *test)]
-    m, c, k = len(specs), len(ckpts), arch.n_classes(architecture)
+    m, c = len(specs), len(ckpts)
     if start is not None and np.shape(start) != (m, layout.n_params):
         raise ValueError(f"start must hold one weight vector per spec, ({m}, {layout.n_params}); got {np.shape(start)}")
     weights = np.zeros((m, c, layout.n_params), np.float32)
-    metric_names = ["train_loss", "train_acc", "test_loss", "test_acc"] + [f"f1_c{i}" for i in range(k)]
-    metrics = {name: np.full((m, c), np.nan, np.float32) for name in metric_names}
+    measured = metric_names(architecture)[:-1]  # the gap is derived from two of them at the end
+    metrics = {name: np.full((m, c), np.nan, np.float32) for name in measured}
     diverged = np.full(m, -1)
 
     groups: dict[tuple, list[int]] = {}
@@ -210,7 +216,7 @@ def train_population(
             None if start is None else np.asarray(start, np.float32)[members],
         )
         weights[members] = w
-        for name in metric_names:
+        for name in measured:
             metrics[name][members] = met[name]
         diverged[members] = div
     metrics["ggap"] = metrics["train_acc"] - metrics["test_acc"]

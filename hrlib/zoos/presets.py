@@ -17,6 +17,17 @@ from hrlib.datasets.toy import TETRIS_NOISE, TETRIS_SIZES
 from hrlib.zoos import architectures as arch
 from hrlib.zoos.population import ModelSpec
 
+# Far beyond any zoo of the paper (86 epochs at most), and a bound that keeps a mistyped --epochs from
+# allocating a checkpoint per epoch before anything else could refuse it.
+MAX_EPOCHS = 10_000
+OPTIONS = {"epochs": "--epochs", "shard_size": "--shard-size", "train_subset": "--train-subset"}
+
+
+def _choose(name: str, what: str = "another") -> str:
+    """What to do about a bad field: the `hrlib zoo create` option that sets it, where there is one."""
+    return f"; choose {what} {OPTIONS[name]}" if name in OPTIONS else ""
+
+
 @dataclass(frozen=True)
 class Preset:
     """A zoo recipe: architecture, data, training schedule and the generating factors of its models.
@@ -53,11 +64,18 @@ class Preset:
     def __post_init__(self):
         for name in ("epochs", "batch_size", "shard_size", "samples", "seeds"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name.replace('_', ' ')} must be at least 1, got {getattr(self, name)}")
+                raise ValueError(f"{name.replace('_', ' ')} must be at least 1, got {getattr(self, name)}{_choose(name)}")
+        if self.epochs > MAX_EPOCHS:
+            raise ValueError(f"epochs must be at most {MAX_EPOCHS:,}, got {self.epochs:,}{_choose('epochs', 'fewer')}")
+        if self.checkpoint_epochs is not None and (
+            not self.checkpoint_epochs or min(self.checkpoint_epochs) != 0 or max(self.checkpoint_epochs) > self.epochs
+        ):
+            raise ValueError(f"checkpoint epochs must start at 0 and end by epoch {self.epochs}, got "
+                             f"{list(self.checkpoint_epochs)}")
         subsets = {k: v for k, v in self.data_options.items() if k.endswith("_subset") and v is not None}
         for name, size in subsets.items():
             if size < 1:
-                raise ValueError(f"{name.replace('_', ' ')} must be at least 1 image, got {size}")
+                raise ValueError(f"{name.replace('_', ' ')} must be at least 1 image, got {size}{_choose(name)}")
 
     def specs(self) -> list[ModelSpec]:
         configs = [dict(zip(self.grid, values)) for values in itertools.product(*self.grid.values())]

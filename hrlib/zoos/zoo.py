@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from hrlib.files import atomic_dir
-from hrlib.zoos.layout import Layout
+from hrlib.schemas import problem, read_json
+from hrlib.zoos.layout import KINDS, Layout
 
 FORMAT = "hrlib-zoo"
 FORMAT_VERSION = 1
@@ -30,6 +31,51 @@ WEIGHTS_FILE = "weights.npy"
 PROPERTIES_FILE = "properties.csv.gz"
 MANIFEST_FILE = "manifest.json"
 SPLITS = ("train", "val", "test")
+MANIFEST_WHAT = "an hrlib zoo's manifest"
+
+_COUNT = {"type": "integer", "minimum": 0}
+_SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+# Read first, so that a manifest of another format or version is named as such, whatever its keys.
+MANIFEST_HEADER_SCHEMA = {
+    "type": "object",
+    "required": ["format", "format_version"],
+    "properties": {"format": {"type": "string"}, "format_version": {"type": "integer"}},
+}
+# What every reader of a zoo relies on; the rest of a manifest (preset, config, source...) is a record.
+MANIFEST_SCHEMA = {
+    "type": "object",
+    "required": ["hrlib_version", "architecture", "layout", "shape", "files", "epochs"],
+    "properties": {
+        "hrlib_version": {"type": "string"},
+        "architecture": {"type": ["string", "null"]},
+        "layout": {
+            "type": "object",
+            "required": ["layers"],
+            "properties": {"layers": {"type": "array", "minItems": 1, "items": {
+                "type": "object",
+                "required": ["name", "kind", "shape", "bias"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "kind": {"enum": list(KINDS)},
+                    "shape": {"type": "array", "minItems": 2, "maxItems": 4, "items": {"type": "integer", "minimum": 1}},
+                    "bias": {"type": "boolean"},
+                    "in_block": {"type": "integer", "minimum": 1},
+                },
+                "additionalProperties": False,
+            }}},
+        },
+        "shape": {"type": "array", "minItems": 3, "maxItems": 3, "items": _COUNT},
+        "files": {"type": "object", "required": [WEIGHTS_FILE, PROPERTIES_FILE],
+                  "properties": {WEIGHTS_FILE: _SHA256, PROPERTIES_FILE: _SHA256}},
+        "epochs": {"type": "array", "minItems": 1, "items": _COUNT},
+        "dataset": {"type": "object", "properties": {"name": {"type": ["string", "null"]}}},
+        "preset": {"type": "string"},
+        "models_trained": _COUNT,
+        "models_dropped": _COUNT,
+        "dropped": {"type": "array"},
+        "build_seconds": {"type": ["number", "null"]},
+    },
+}
 
 
 class ZooError(ValueError):
@@ -145,6 +191,7 @@ class Zoo:
             self.properties.to_csv(tmp / PROPERTIES_FILE, index=False)
             m, c, p = self.weights.shape
             manifest = {
+                "architecture": None,
                 **self.manifest,
                 "format": FORMAT,
                 "format_version": FORMAT_VERSION,
@@ -179,6 +226,55 @@ def _json_default(value):
     raise TypeError(f"cannot write {type(value).__name__} to a manifest")
 
 
+def read_manifest(path) -> dict:
+    """The manifest of the zoo at `path`, once it is one this hrlib reads and holds every key a reader
+    relies on; otherwise a `ZooError` naming the file and the key."""
+    path = Path(path)
+    manifest_path = path / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise ZooError(f"{manifest_path}: missing; {path} is not a complete hrlib zoo")
+    manifest = read_json(manifest_path, MANIFEST_HEADER_SCHEMA, ZooError, MANIFEST_WHAT)
+    if manifest["format"] != FORMAT or manifest["format_version"] != FORMAT_VERSION:
+        raise ZooError(
+            f"{manifest_path}: format {manifest['format']!r} version {manifest['format_version']!r} "
+            f"is not one this hrlib reads ({FORMAT!r} version {FORMAT_VERSION})"
+        )
+    wrong = problem(manifest, MANIFEST_SCHEMA)
+    if not wrong and len(manifest["epochs"]) != manifest["shape"][1]:
+        wrong = f"'epochs' lists {len(manifest['epochs'])} checkpoints, 'shape' {manifest['shape'][1]}"
+    if wrong:
+        raise ZooError(f"{manifest_path}: {wrong}; is it {MANIFEST_WHAT}?")
+    return manifest
+
+
+def _layout(manifest: dict, manifest_path: Path) -> Layout:
+    try:
+        layout = Layout.from_dict(manifest["layout"])
+    except ValueError as err:
+        raise ZooError(f"{manifest_path}: 'layout' is not a layout hrlib reads ({err})") from None
+    if layout.n_params != manifest["shape"][2]:
+        raise ZooError(f"{manifest_path}: 'layout' holds {layout.n_params} parameters per model, 'shape' "
+                       f"{manifest['shape'][2]}")
+    return layout
+
+
+def _properties(path: Path, m: int, c: int) -> pd.DataFrame:
+    """The properties table, once it holds one row per checkpoint, model-major."""
+    try:
+        properties = pd.read_csv(path)
+    except Exception as err:  # pandas raises many types for a broken file
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ZooError(f"{path}: unreadable ({first}); is it an hrlib zoo's properties table?") from None
+    missing = [column for column in ("model", "epoch") if column not in properties]
+    if missing:
+        raise ZooError(f"{path}: lacks the column '{missing[0]}'; is it an hrlib zoo's properties table?")
+    if len(properties) != m * c:
+        raise ZooError(f"{path}: {len(properties)} rows, expected {m} models × {c} checkpoints")
+    if not np.array_equal(properties["model"].to_numpy(), np.repeat(np.arange(m), c)):
+        raise ZooError(f"{path}: the 'model' column is not 0..{m - 1}, each model's {c} checkpoints in a row")
+    return properties
+
+
 def load_zoo(path, verify: bool = True) -> Zoo:
     """Open a zoo directory; weights are memory-mapped.
 
@@ -189,21 +285,8 @@ def load_zoo(path, verify: bool = True) -> Zoo:
     if not path.is_dir():
         raise ZooError(f"{path}: no zoo directory here")
     manifest_path = path / MANIFEST_FILE
-    if not manifest_path.is_file():
-        raise ZooError(f"{manifest_path}: missing; {path} is not a complete hrlib zoo")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ZooError(f"{manifest_path}: not valid JSON ({err})") from None
-    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
-        raise ZooError(
-            f"{manifest_path}: format {manifest.get('format')!r} version {manifest.get('format_version')!r} "
-            f"is not one this hrlib reads ({FORMAT!r} version {FORMAT_VERSION})"
-        )
-    missing = [key for key in ("files", "shape", "layout") if key not in manifest]
-    missing += [f"files.{name}" for name in (WEIGHTS_FILE, PROPERTIES_FILE) if name not in manifest.get("files", {})]
-    if missing:
-        raise ZooError(f"{manifest_path}: lacks {', '.join(missing)}; the manifest is damaged or was not written by hrlib")
+    manifest = read_manifest(path)
+    layout = _layout(manifest, manifest_path)
     for name in (WEIGHTS_FILE, PROPERTIES_FILE):
         file = path / name
         if not file.is_file():
@@ -225,11 +308,5 @@ def load_zoo(path, verify: bool = True) -> Zoo:
             if not np.isfinite(block).all():
                 bad = start + int(np.flatnonzero(~np.isfinite(block).reshape(len(block), -1).all(1))[0])
                 raise ZooError(f"{path / WEIGHTS_FILE}: model {bad} has NaN or inf weights")
-    try:
-        properties = pd.read_csv(path / PROPERTIES_FILE)
-    except Exception as err:  # pandas raises many types for a broken file
-        raise ZooError(f"{path / PROPERTIES_FILE}: unreadable ({err})") from None
-    try:
-        return Zoo(weights, properties, Layout.from_dict(manifest["layout"]), manifest, path)
-    except (ZooError, KeyError) as err:
-        raise ZooError(f"{path}: {err}") from None
+    properties = _properties(path / PROPERTIES_FILE, *manifest["shape"][:2])
+    return Zoo(weights, properties, layout, manifest, path)
