@@ -18,8 +18,9 @@ The architecture is given (a name in `hrlib.zoos.architectures` or an ``nn.Modul
 the weights; weights are matched to it layer by layer, in order, so key names need not agree.
 Models without the zoo's full set of checkpoints, or with non-finite weights, are left out and
 listed in the manifest; anything else unexpected (mixed architectures, malformed files) is an
-`ImportFormatError` naming the file. Checkpoints are read with ``torch.load(weights_only=True)``:
-a zoo from a stranger cannot run code. Weights are converted into a memory-mapped scratch file
+`ImportFormatError` naming the file. Checkpoints are read by `hrlib.zoos.checkpoints` (with
+``torch.load(weights_only=True)``, each value checked): a zoo from a stranger cannot run code, and a
+small file cannot expand into a large zoo. Weights are converted into a memory-mapped scratch file
 beside the output, so a 5 GB zoo never has to fit in memory, and the zoo is saved atomically.
 
 Shape legend: m models, c checkpoints, p params, r rows of a source file.
@@ -30,7 +31,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import json
-import pickle
+import math
 import re
 import shutil
 import tempfile
@@ -39,15 +40,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from torch import nn
 
 from hrlib.files import new_output
+from hrlib.schemas import read_json
 from hrlib.zoos import architectures as arch
+from hrlib.zoos.checkpoints import ImportFormatError, checkpoint_files, flat, load_state_dict
 from hrlib.zoos.layout import Layer, Layout
 from hrlib.zoos.zoo import Zoo, load_zoo
 
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
 UNTERTHINER_COLUMNS = {  # theirs -> hrlib's
     "config.activation": "activation", "config.w_init": "init", "config.init_std": "init_std",
     "config.optimizer": "optimizer", "config.learning_rate": "lr", "config.l2reg": "weight_decay",
@@ -59,10 +60,7 @@ MODELZOOS_PARAMS = {
     "optim::lr": "lr", "optim::wd": "weight_decay", "model::dropout": "dropout", "seed": "seed",
 }
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "val_loss", "val_acc")
-
-
-class ImportFormatError(ValueError):
-    """The source is not in the format it was imported as, or mixes incompatible parts."""
+MAX_EPOCH = 1_000_000  # a larger "epoch" is a step count or a timestamp, not an epoch
 
 
 # ---- shared machinery ----------------------------------------------------------------------------
@@ -78,16 +76,41 @@ def _scratch(out: Path, shape: tuple[int, int, int]):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _complete(entries: dict) -> tuple[list, list[int], list[dict]]:
+def _complete(entries: dict, src) -> tuple[list, list[int], list[dict]]:
     """Models holding the zoo's set of checkpoint epochs (the most common one), those epochs, and the rest."""
     counts = Counter(tuple(sorted(epochs)) for epochs in entries.values() if epochs)
     if not counts:
-        raise ImportFormatError("no checkpoints found")
+        raise ImportFormatError(f"{src}: no checkpoints found")
     epochs = max(counts, key=lambda e: (counts[e], len(e)))
     kept = [k for k, v in entries.items() if tuple(sorted(v)) == epochs]
     dropped = [{"model": str(k), "reason": f"checkpoints at epochs {sorted(v)}; the zoo's are {list(epochs)}"}
                for k, v in entries.items() if tuple(sorted(v)) != epochs]
     return kept, list(epochs), dropped
+
+
+def _read_csv(path) -> pd.DataFrame:
+    """A CSV file, or one line naming it when it is not one (binary, empty, malformed)."""
+    try:
+        return pd.read_csv(path)
+    except (ValueError, OSError) as err:  # pandas' ParserError and EmptyDataError and UnicodeDecodeError are ValueErrors
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ImportFormatError(f"{path}: not a readable CSV file ({first[:200]})") from None
+
+
+def _check_cells(table: pd.DataFrame, path, columns=(), epochs: str | None = None):
+    """Refuse, naming the line, a blank cell in `columns` or an `epochs` cell that is not a whole number
+    in 0..MAX_EPOCH (line numbers count the header as line 1)."""
+    for column in columns:
+        blank = table[column].isna() if column in table else pd.Series(False, index=table.index)
+        if blank.any():
+            raise ImportFormatError(f"{path}, line {blank.idxmax() + 2}: the {column!r} cell is blank")
+    if epochs in table:
+        numbers = pd.to_numeric(table[epochs], errors="coerce")
+        bad = numbers.isna() | (numbers % 1 != 0) | (numbers < 0) | (numbers > MAX_EPOCH)
+        if bad.any():
+            line = bad.idxmax()
+            raise ImportFormatError(f"{path}, line {line + 2}: {epochs} {table[epochs][line]} is not a whole number "
+                                    f"in 0..{MAX_EPOCH}")
 
 
 def _save(out: Path, weights: np.ndarray, rows: list[dict], layout: Layout, manifest: dict) -> Zoo:
@@ -103,29 +126,6 @@ def _save(out: Path, weights: np.ndarray, rows: list[dict], layout: Layout, mani
                 "models_dropped": len(manifest.get("dropped", []))}
     Zoo(weights, props, layout, manifest).save(out)
     return load_zoo(out)
-
-
-def load_state_dict(path) -> dict[str, torch.Tensor]:
-    """A state_dict from a checkpoint file, read with weights_only=True; unwraps {"state_dict": ...}."""
-    path = Path(path)
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ImportFormatError(
-            f"{path}: refused; torch.load(weights_only=True) reads only tensors and plain containers, "
-            f"and this file wants more ({first})"
-        ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as err:
-        raise ImportFormatError(f"{path}: not a PyTorch checkpoint ({err})") from None
-    if isinstance(obj, dict):
-        for key in ("state_dict", "model_state_dict", "model"):
-            if isinstance(obj.get(key), dict):
-                obj = obj[key]
-                break
-    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ImportFormatError(f"{path}: holds a {type(obj).__name__}, not a state_dict (a dict of tensors)")
-    return obj
 
 
 def _zoo_layout(architecture, first_state: dict, path) -> Layout:
@@ -146,26 +146,13 @@ def _unknown(name):
     raise ValueError(f"unknown architecture {name!r}; known: {sorted(arch.ARCHITECTURES)}")
 
 
-def _flat(state: dict, layout: Layout, path, mismatch: str = "mixed architectures: this checkpoint is {own}, "
-                                                              "the zoo's is {layout}") -> np.ndarray:
-    """One checkpoint as hrlib's flat vector (p,), matched to `layout` layer by layer; `mismatch` is the
-    message when it has another architecture."""
-    try:
-        own = Layout.of_state_dict(state)
-    except ValueError as err:
-        raise ImportFormatError(f"{path}: {err}") from None
-    if not own.same_structure(layout):
-        raise ImportFormatError(f"{path}: " + mismatch.format(own=own, layout=layout))
-    return own.flatten(state).detach().float().numpy()
-
-
 @contextlib.contextmanager
 def _write_models(out: Path, layout: Layout, kept: list, epochs: list, checkpoint_paths, dropped: list):
     """Read every kept model's checkpoints into a scratch memmap; yields (weights, models written)."""
     with _scratch(out, (len(kept), len(epochs), layout.n_params)) as weights:
         written = []
         for key in kept:
-            model = np.stack([_flat(load_state_dict(p), layout, p) for p in checkpoint_paths(key)])
+            model = np.stack([flat(load_state_dict(p), layout, p) for p in checkpoint_paths(key)])
             if not np.isfinite(model).all():
                 dropped.append({"model": str(key), "reason": "NaN or inf weights"})
                 continue
@@ -177,24 +164,38 @@ def _write_models(out: Path, layout: Layout, kept: list, epochs: list, checkpoin
 # ---- Unterthiner et al.'s Small CNN Zoo ----------------------------------------------------------
 
 
-def unterthiner_permutation(layout_csv: pd.DataFrame, n_columns: int) -> tuple[Layout, np.ndarray]:
+def _variable(var, path, n_columns: int) -> tuple[int, tuple[int, ...]]:
+    """A layout.csv row's first column and shape, once they fit within the `n_columns` of weights.npy."""
+    try:
+        shape = tuple(int(d) for d in ast.literal_eval(str(var.shape)))  # literal_eval: a tuple of ints, never code
+        start, end = int(var.start_idx), int(var.end_idx)
+    except (ValueError, TypeError, SyntaxError, OverflowError, MemoryError, RecursionError):
+        raise ImportFormatError(f"{path}: {var.varname}: start_idx, end_idx and shape must be whole numbers and a "
+                                f"tuple of them, not {var.start_idx!r}, {var.end_idx!r}, {var.shape!r}") from None
+    if not 0 <= start < end <= n_columns or min(shape, default=0) < 1:  # checked before any index is allocated
+        raise ImportFormatError(f"{path}: {var.varname} spans columns {start}..{end} with shape {shape}; weights.npy "
+                                f"has {n_columns} columns")
+    if end - start != math.prod(shape):
+        raise ImportFormatError(f"{path}: {var.varname} spans {end - start} columns, shape {shape}")
+    return start, shape
+
+
+def unterthiner_permutation(layout_csv: pd.DataFrame, n_columns: int, path="layout.csv") -> tuple[Layout, np.ndarray]:
     """hrlib's layout of a Small CNN Zoo row and the gather index: hrlib_row = row[index]."""
     missing = {"varname", "start_idx", "end_idx", "shape"} - set(layout_csv)
     if missing:
-        raise ImportFormatError(f"layout.csv lacks the columns {sorted(missing)}")
+        raise ImportFormatError(f"{path} lacks the columns {sorted(missing)}")
     variables = {}
     for var in layout_csv.itertuples():
-        shape = tuple(ast.literal_eval(str(var.shape)))  # literal_eval: a tuple of ints, never code
-        if var.end_idx - var.start_idx != int(np.prod(shape)):
-            raise ImportFormatError(f"layout.csv: {var.varname} spans {var.end_idx - var.start_idx} columns, shape {shape}")
+        start, shape = _variable(var, path, n_columns)
         prefix, _, leaf = str(var.varname).rpartition("/")
         if leaf not in ("kernel:0", "bias:0"):
-            raise ImportFormatError(f"layout.csv: variable {var.varname!r} is neither a kernel nor a bias")
-        variables.setdefault(prefix, {})[leaf.split(":")[0]] = (int(var.start_idx), shape)
+            raise ImportFormatError(f"{path}: variable {var.varname!r} is neither a kernel nor a bias")
+        variables.setdefault(prefix, {})[leaf.split(":")[0]] = (start, shape)
     layers, index = [], []
     for prefix, parts in sorted(variables.items(), key=lambda kv: min(s for s, _ in kv[1].values())):
         if "kernel" not in parts:
-            raise ImportFormatError(f"layout.csv: {prefix} has a bias but no kernel")
+            raise ImportFormatError(f"{path}: {prefix} has a bias but no kernel")
         start, shape = parts["kernel"]
         block = start + np.arange(int(np.prod(shape))).reshape(shape)
         if len(shape) == 4:  # (h, w, in, out) -> (out, in, h, w)
@@ -207,13 +208,13 @@ def unterthiner_permutation(layout_csv: pd.DataFrame, n_columns: int) -> tuple[L
             layers.append(Layer(prefix, "linear", (shape[1], shape[0]), "bias" in parts, in_block))
             index.append(block.T.ravel())
         else:
-            raise ImportFormatError(f"layout.csv: {prefix} kernel of shape {shape} is neither conv nor dense")
+            raise ImportFormatError(f"{path}: {prefix} kernel of shape {shape} is neither conv nor dense")
         if "bias" in parts:
             bias_start, bias_shape = parts["bias"]
             index.append(bias_start + np.arange(bias_shape[0]))
     index = np.concatenate(index)
     if len(index) != n_columns or not np.array_equal(np.sort(index), np.arange(n_columns)):
-        raise ImportFormatError(f"layout.csv does not cover the {n_columns} columns of weights.npy exactly once")
+        raise ImportFormatError(f"{path} does not cover the {n_columns} columns of weights.npy exactly once")
     layout = Layout(layers)
     name = arch.find_architecture(layout)
     return (arch.layout_of(name) if name else layout), index
@@ -229,22 +230,25 @@ def import_unterthiner(src, out, architecture=None, properties=None, chunk: int 
         raw = np.load(src / "weights.npy", mmap_mode="r", allow_pickle=False)
     except ValueError as err:
         raise ImportFormatError(f"{src / 'weights.npy'}: unreadable ({err})") from None
-    if raw.ndim != 2:
-        raise ImportFormatError(f"{src / 'weights.npy'}: shape {raw.shape}; expected (checkpoints, params)")
-    metrics = pd.read_csv(metrics_path).drop(columns=["Unnamed: 0"], errors="ignore")
+    if raw.ndim != 2 or raw.dtype.kind not in "fiu":
+        raise ImportFormatError(f"{src / 'weights.npy'}: {raw.dtype} of shape {raw.shape}; expected real numbers "
+                                f"(checkpoints, params)")
+    metrics = _read_csv(metrics_path).drop(columns=["Unnamed: 0"], errors="ignore")
     needed = {"modeldir", "step", "train_accuracy", "test_accuracy", "train_loss", "test_loss"}
     if needed - set(metrics):
         raise ImportFormatError(f"{metrics_path}: lacks the columns {sorted(needed - set(metrics))}")
     if len(metrics) != len(raw):
         raise ImportFormatError(f"{metrics_path} has {len(metrics)} rows but weights.npy {len(raw)}")
-    layout, index = unterthiner_permutation(pd.read_csv(src / "layout.csv"), raw.shape[1])
+    _check_cells(metrics, metrics_path, ["modeldir"], "step")
+    metrics["step"] = metrics["step"].astype(np.int64)
+    layout, index = unterthiner_permutation(_read_csv(src / "layout.csv"), raw.shape[1], src / "layout.csv")
     if architecture is not None and not arch.layout_of(architecture).same_structure(layout):
         raise ImportFormatError(f"{src}: layout.csv describes {layout}, not {architecture!r}")
 
     if metrics.duplicated(["modeldir", "step"]).any():
         raise ImportFormatError(f"{metrics_path}: a model has two rows for the same step")
     rows_of = {d: dict(zip(g["step"], g.index)) for d, g in metrics.groupby("modeldir", sort=True)}  # models by name
-    kept, epochs, dropped = _complete(rows_of)
+    kept, epochs, dropped = _complete(rows_of, src)
     rows = np.array([[rows_of[d][e] for e in epochs] for d in kept])  # (m, c) row numbers
     with _scratch(out, (len(kept), len(epochs), layout.n_params)) as weights:
         written = []
@@ -278,14 +282,24 @@ def _read_results(path: Path) -> dict[int, dict]:
     results = {}
     if not path.is_file():
         return results
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ImportFormatError(f"{path}: unreadable as text ({err})") from None
+    for n, line in enumerate(lines, 1):
         if line.strip():
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
                 raise ImportFormatError(f"{path}, line {n}: not JSON ({err})") from None
+            if not isinstance(record, dict):
+                raise ImportFormatError(f"{path}, line {n}: {type(record).__name__}, not a JSON object")
             if "training_iteration" in record:
-                results[int(record["training_iteration"])] = record
+                epoch = record["training_iteration"]
+                if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch <= MAX_EPOCH:
+                    raise ImportFormatError(f"{path}, line {n}: training_iteration {epoch!r} is not a whole number "
+                                            f"in 0..{MAX_EPOCH}")
+                results[epoch] = record
     return results
 
 
@@ -301,9 +315,15 @@ def import_modelzoos(src, out, architecture=None, properties=None) -> Zoo:
         for d in trial.iterdir():
             match = re.fullmatch(r"checkpoint_(\d+)", d.name)
             if match and (d / "checkpoints").is_file():
+                if int(match[1]) > MAX_EPOCH:
+                    raise ImportFormatError(f"{d}: epoch {int(match[1])} is more than {MAX_EPOCH}")
                 found[int(match[1])] = d / "checkpoints"
         checkpoints[trial] = found
-    kept, epochs, dropped = _complete(checkpoints)
+    kept, epochs, dropped = _complete(checkpoints, src)
+    # every kept trial's records are read before any checkpoint is: a damaged one stops the import at once
+    params = {t: read_json(t / "params.json", {"type": "object"}, ImportFormatError, "a ray.tune trial's params")
+              for t in kept}
+    results = {t: _read_results(t / "result.json") for t in kept}
     first = checkpoints[kept[0]][epochs[0]]
     layout = _zoo_layout(architecture, load_state_dict(first), first)
     with _write_models(out, layout, kept, epochs, lambda t: [checkpoints[t][e] for e in epochs], dropped) as (
@@ -311,14 +331,9 @@ def import_modelzoos(src, out, architecture=None, properties=None) -> Zoo:
     ):
         rows = []
         for i, trial in enumerate(written):
-            try:
-                params = json.loads((trial / "params.json").read_text())
-            except json.JSONDecodeError as err:
-                raise ImportFormatError(f"{trial / 'params.json'}: not JSON ({err})") from None
-            factors = {ours: params[theirs] for theirs, ours in MODELZOOS_PARAMS.items() if theirs in params}
-            results = _read_results(trial / "result.json")
+            factors = {ours: params[trial][theirs] for theirs, ours in MODELZOOS_PARAMS.items() if theirs in params[trial]}
             for e in epochs:
-                record = results.get(e, {})
+                record = results[trial].get(e, {})
                 metrics = {k: record[k] for k in METRICS if k in record}
                 rows.append({"model": i, "epoch": e, "trial": trial.name, **factors, **metrics})
         manifest = {"source": {"format": "modelzoos", "path": str(src)}, "dataset": {"name": None},
@@ -333,19 +348,10 @@ def _last_number(path: Path) -> int:
     numbers = re.findall(r"\d+", path.stem)
     if not numbers:
         raise ImportFormatError(f"{path}: cannot tell its epoch (no number in its name); give a CSV with an epoch column")
+    if int(numbers[-1]) > MAX_EPOCH:
+        raise ImportFormatError(f"{path}: epoch {numbers[-1]} (the last number in its name) is more than {MAX_EPOCH}; "
+                                f"give a CSV with an epoch column")
     return int(numbers[-1])
-
-
-def _checkpoint_files(src: Path) -> list[Path]:
-    """`src` itself when it is a file, else every checkpoint file under it, sorted."""
-    if src.is_file():
-        return [src]
-    if not src.is_dir():
-        raise ImportFormatError(f"{src}: no such file or directory")
-    found = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES)
-    if not found:
-        raise ImportFormatError(f"{src}: no checkpoint files ({', '.join(CHECKPOINT_SUFFIXES)})")
-    return found
 
 
 def import_state_dicts(src, out, architecture=None, properties=None) -> Zoo:
@@ -354,19 +360,15 @@ def import_state_dicts(src, out, architecture=None, properties=None) -> Zoo:
     extra: dict[tuple, dict] = {}
     files: dict = {}  # model -> {epoch: path}
     if properties is not None:
-        table = pd.read_csv(properties)
+        table = _read_csv(properties)
         if "file" not in table:
             raise ImportFormatError(f"{properties}: needs a 'file' column naming each checkpoint (relative to {src})")
-        for column in ("file", "model", "epoch"):  # line numbers count the header as line 1
-            blank = table[column].isna() if column in table else pd.Series(False, index=table.index)
-            if blank.any():
-                raise ImportFormatError(f"{properties}, line {blank.idxmax() + 2}: the {column!r} cell is blank")
-        if "epoch" in table:
-            epochs = pd.to_numeric(table["epoch"], errors="coerce")
-            bad = epochs.isna() | (epochs % 1 != 0)
-            if bad.any():
-                line = bad.idxmax()
-                raise ImportFormatError(f"{properties}, line {line + 2}: epoch {table['epoch'][line]!r} is not a whole number")
+        _check_cells(table, properties, ("file", "model", "epoch"), "epoch")
+        twice = table["file"].astype(str).duplicated()
+        if twice.any():  # one checkpoint as many rows would only copy its weights, and could fill a disk
+            line = twice.idxmax()
+            raise ImportFormatError(f"{properties}, line {line + 2}: lists {table['file'][line]} a second time; "
+                                    f"each checkpoint file is one row")
         for row in table.to_dict("records"):
             path = src / str(row.pop("file"))
             if not path.is_file():
@@ -377,7 +379,7 @@ def import_state_dicts(src, out, architecture=None, properties=None) -> Zoo:
             files[model][epoch] = path
             extra[(model, epoch)] = row
     else:
-        found = _checkpoint_files(src)
+        found = checkpoint_files(src)
         depths = {len(p.relative_to(src).parts) for p in found}
         if depths == {1}:  # flat: each file its own model; epoch -1 = not recorded
             files = {p.name: {-1: p} for p in found}
@@ -389,7 +391,7 @@ def import_state_dicts(src, out, architecture=None, properties=None) -> Zoo:
                 files[p.parent.name][epoch] = p
         else:
             raise ImportFormatError(f"{src}: mixes files at different depths; use one sub-folder per model, or a CSV")
-    kept, epochs, dropped = _complete(files)
+    kept, epochs, dropped = _complete(files, src)
     first = files[kept[0]][epochs[0]]
     layout = _zoo_layout(architecture, load_state_dict(first), first)
     with _write_models(out, layout, kept, epochs, lambda k: [files[k][e] for e in epochs], dropped) as (
@@ -400,44 +402,6 @@ def import_state_dicts(src, out, architecture=None, properties=None) -> Zoo:
         manifest = {"source": {"format": "state_dicts", "path": str(src)}, "dataset": {"name": None},
                     "epochs": epochs, "models_trained": len(files), "dropped": dropped}
         return _save(out, weights, rows, layout, manifest)
-
-
-# ---- Checkpoints read without building a zoo -------------------------------------------------------
-
-
-def read_checkpoints(sources, layout: Layout, expected: str = "expected") -> tuple[pd.DataFrame, np.ndarray]:
-    """Checkpoints of one architecture as flat weight vectors, without writing a zoo.
-
-    Each source is an hrlib zoo directory (every checkpoint, with its model, epoch and measured
-    properties), a folder of state_dict files (searched recursively) or one file. A checkpoint of
-    another architecture than `layout`, or with NaN or infinite weights, is an `ImportFormatError`
-    naming it; `expected` names what `layout` belongs to in that message.
-
-    Returns a table with one row per checkpoint (``checkpoint``: its file, or ZOO:model M epoch E)
-    and the weights (n, p), float32.
-    """
-    tables, parts = [], []
-    for src in map(Path, sources):
-        if (src / "manifest.json").is_file():
-            zoo = load_zoo(src)
-            if not zoo.layout.same_structure(layout):
-                raise ImportFormatError(f"{src}: a zoo of another architecture ({zoo.layout}); {expected} {layout}")
-            props = zoo.properties
-            names = src.name + ":model " + props["model"].astype(str) + " epoch " + props["epoch"].astype(str)
-            tables.append(props.assign(checkpoint=names.to_numpy()))
-            parts.append(zoo.samples())
-            continue
-        for path in _checkpoint_files(src):
-            flat = _flat(load_state_dict(path), layout, path,
-                         "a checkpoint of another architecture ({own}); " + expected + " {layout}")
-            if not np.isfinite(flat).all():
-                raise ImportFormatError(f"{path}: NaN or infinite weights")
-            tables.append(pd.DataFrame({"checkpoint": [str(path)]}))
-            parts.append(flat[None])
-    if not parts:
-        raise ValueError("no checkpoints given")
-    table = pd.concat(tables, ignore_index=True)
-    return table[["checkpoint", *[c for c in table.columns if c != "checkpoint"]]], np.concatenate(parts)
 
 
 FORMATS = {"unterthiner": import_unterthiner, "modelzoos": import_modelzoos, "state_dicts": import_state_dicts}

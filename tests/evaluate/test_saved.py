@@ -3,6 +3,7 @@ did, predicting a zoo's own test checkpoints reproduces the probe table, and che
 torch files are read, while another architecture, NaN weights and the wrong run are refused."""
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,7 @@ from hrlib.evaluate.features import runs_as_features
 from hrlib.evaluate.saved import load_probes, predict_checkpoints, save_probes
 from hrlib.evaluate.tables import evaluate_probes
 from hrlib.zoos.architectures import build_module
-from hrlib.zoos.zoo import Zoo
+from hrlib.zoos.zoo import Zoo, sha256
 
 
 def train(zoo, out, seed=0):
@@ -98,7 +99,7 @@ def test_predict_reads_plain_state_dicts_and_refuses_what_it_cannot_use(tiny_zoo
         predict_checkpoints(other_run, probes, [folder])
 
     (probes / "probes.npz").write_bytes(b"not an npz")
-    with pytest.raises(ValueError, match="damaged probe folder"):
+    with pytest.raises(ValueError, match="probes.npz: not the probes.npz saved with the probes.json beside it"):
         load_probes(probes)
     with pytest.raises(ValueError, match="not a probe folder"):
         load_probes(tmp_path)
@@ -111,3 +112,100 @@ def test_save_is_refused_before_any_work_without_a_single_run(tiny_zoo, run, tmp
                  "--save", str(tmp_path / "p")]) == 2
     assert capsys.readouterr().err.count("--save stores the probes of one replicate's runs") == 2
     assert not (tmp_path / "t.csv").exists() and not (tmp_path / "p").exists()
+
+
+def resave(folder, arrays=None, index=None):
+    """Change a probe folder's arrays and index as a careless or hostile hand would, keeping its checksum true."""
+    with np.load(folder / "probes.npz") as npz:
+        content = dict(npz)
+    np.savez(folder / "probes.npz", **(arrays(content) if arrays else content))
+    record = json.loads((folder / "probes.json").read_text())
+    record["arrays_sha256"] = sha256(folder / "probes.npz")
+    (folder / "probes.json").write_text(json.dumps(index(record) if index else record))
+
+
+def test_a_probe_folder_reads_only_its_own_finite_and_well_shaped_arrays(tiny_zoo, run, tmp_path):
+    features = runs_as_features({"z": str(run)}, tiny_zoo, 0)
+    folders = {}
+    for name, targets in (("a", ["Eph", "Acc"]), ("b", ["GGap"])):
+        report = evaluate_probes(tiny_zoo, features, targets, standardize=True)
+        folders[name] = save_probes(report, {"z": run}, tmp_path / name, tiny_zoo)
+    X = features["z"].transform(tiny_zoo, tiny_zoo.rows([0]))
+    expected = load_probes(folders["a"]).predict("z", X)
+
+    def refused(match, folder=tmp_path / "c"):
+        with pytest.raises(ValueError, match=match):
+            load_probes(folder).predict("z", X)
+
+    def fresh():
+        shutil.rmtree(tmp_path / "c", ignore_errors=True)
+        return shutil.copytree(folders["a"], tmp_path / "c")
+
+    shutil.copy(folders["b"] / "probes.npz", fresh() / "probes.npz")  # arrays of another probe folder
+    refused("c/probes.npz: not the probes.npz saved with the probes.json beside it .* put that one back, or save "
+            "the probes again with `hrlib probe ZOO --run NAME=RUN --save .*/c`")
+    resave(fresh(), arrays=lambda a: a | {"0/0/coef": np.where(a["0/0/coef"] > 0, np.nan, a["0/0/coef"])})
+    refused("c/probes.npz: the array '0/0/coef' holds NaN or infinite values")
+    resave(fresh(), arrays=lambda a: a | {"0/0/intercept": a["0/0/intercept"] + np.inf})
+    refused("the array '0/0/intercept' holds NaN or infinite values")
+    resave(fresh(), arrays=lambda a: a | {"0/0/scale": 0 * a["0/0/scale"]})
+    refused("the array '0/0/scale' holds NaN, infinite or non-positive values")
+    resave(fresh(), arrays=lambda a: a | {"0/0/coef": a["0/0/coef"][..., :-1]})
+    refused(r"the array '0/0/coef' is float64 \(2, 11\); its probe wants floats \(2, 12\)")
+    resave(fresh(), arrays=lambda a: {k: v for k, v in a.items() if k != "0/0/mean"})
+    refused("lacks the array '0/0/mean' that probes.json names")
+    resave(fresh(), arrays=lambda a: a | {"0/0/coef": a["0/0/coef"].astype(object)})
+    refused("the array '0/0/coef' is unreadable .Object arrays cannot be loaded when allow_pickle=False")
+
+    def width(index):  # probes of another width than the run's z, consistent in themselves
+        index["feature_sets"]["z"]["width"] = 11
+        return index
+    resave(fresh(), arrays=lambda a: {k: v[..., :-1] if k.endswith(("coef", "mean", "scale")) else v
+                                      for k, v in a.items()}, index=width)
+    refused("c: the probes of z read 11 features per checkpoint, the features given 12")
+
+    def legacy(index):
+        index.pop("arrays_sha256")
+        return index | {"format_version": 1}
+    resave(fresh(), index=legacy)
+    refused(r"c/probes.json: probes saved by an earlier hrlib \(format 1\), without the checksum that ties "
+            r"probes.npz to them; save the probes again with `hrlib probe ZOO --run NAME=RUN --save .*/c`")
+    save_probes(evaluate_probes(tiny_zoo, features, ["Eph", "Acc"], standardize=True), {"z": run}, tmp_path / "c",
+                tiny_zoo)  # saving again over the old folder is what the line says to do, and it works
+    pd.testing.assert_frame_equal(load_probes(tmp_path / "c").predict("z", X), expected)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{}", "lacks the key 'format'"),
+    ("[1, 2]", r"the top level must be an object, not \[1, 2\]"),
+    ("null", "the top level must be an object, not null"),
+    ('{"format": "hrlib-probes", "format_version": 2', "not valid JSON"),
+    ('{"format": "hrlib-zoo", "format_version": 2}', "'format': 'hrlib-probes' was expected"),
+    ('{"format": "hrlib-probes", "format_version": 3}', "probe format 3 is newer than this hrlib reads"),
+])
+def test_a_malformed_probe_index_is_one_line_naming_the_file_and_key(tiny_zoo, run, tmp_path, content, message):
+    folder = save_probes(evaluate_probes(tiny_zoo, runs_as_features({"z": str(run)}, tiny_zoo, 0), ["Eph"]),
+                         {"z": run}, tmp_path / "p", tiny_zoo)
+    (folder / "probes.json").write_text(content)
+    with pytest.raises(ValueError, match=f"p/probes.json: {message}") as err:
+        load_probes(folder)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda p: p | {"columns": "epoch"}, r"'feature_sets.z.probes\[0\].columns' must be an array, not \"epoch\""),
+    (lambda p: p | {"kind": "lasso"}, r"'feature_sets.z.probes\[0\].kind': 'lasso' is not one of"),
+    (lambda p: {k: v for k, v in p.items() if k != "alpha"}, r"lacks the key 'alpha' in 'feature_sets.z.probes\[0\]'"),
+    (lambda p: p | {"alpha": [1.0, 2.0, 3.0]}, r"'feature_sets.z.probes\[0\].alpha' holds 3 values for 1 columns"),
+    (lambda p: p | {"standardized": "yes"}, r"'feature_sets.z.probes\[0\].standardized' must be a boolean"),
+])
+def test_a_malformed_probe_record_is_named_by_its_key(tiny_zoo, run, tmp_path, change, message):
+    folder = save_probes(evaluate_probes(tiny_zoo, runs_as_features({"z": str(run)}, tiny_zoo, 0), ["Eph"]),
+                         {"z": run}, tmp_path / "p", tiny_zoo)
+
+    def damage(index):
+        index["feature_sets"]["z"]["probes"][0] = change(index["feature_sets"]["z"]["probes"][0])
+        return index
+    resave(folder, index=damage)
+    with pytest.raises(ValueError, match=f"p/probes.json: {message}"):
+        load_probes(folder)

@@ -335,7 +335,7 @@ def test_state_dicts_folder_with_csv_and_per_model_folders(tmp_path, trained):
     with pytest.raises(ImportFormatError, match="model_2/epoch_2.pth: mixed architectures"):
         import_zoo("state_dicts", nested_dir, tmp_path / "zoo3")
     torch.save({"weights": [1, 2, 3]}, target)
-    with pytest.raises(ImportFormatError, match="epoch_2.pth: holds a dict, not a state_dict"):
+    with pytest.raises(ImportFormatError, match="epoch_2.pth: the entry 'weights' is a list, not a tensor"):
         import_zoo("state_dicts", nested_dir, tmp_path / "zoo3")
     pd.DataFrame({"path": ["x.pt"]}).to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(ImportFormatError, match="needs a 'file' column"):
