@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 
 from hrlib import ZooError, load_zoo
-from hrlib.zoos.zoo import MANIFEST_FILE, PROPERTIES_FILE, WEIGHTS_FILE, sha256, weight_variance
+from hrlib.errors import OutputError
+from hrlib.files import MARKER
+from hrlib.zoos.zoo import MANIFEST_FILE, PROPERTIES_FILE, WEIGHTS_FILE, Zoo, sha256, weight_variance
 
 
 @pytest.fixture
@@ -127,3 +129,33 @@ def test_weight_variance_matches_numpy(tiny_zoo):
     assert weight_variance(tiny_zoo) == pytest.approx(w.var(0).mean())
     by_epoch = [w[tiny_zoo.properties["epoch"].to_numpy() == e].var(0).mean() for e in range(6)]
     assert weight_variance(tiny_zoo, by=["epoch"]) == pytest.approx(np.mean(by_epoch))
+
+
+def test_save_with_overwrite_replaces_only_an_hrlib_zoo(tiny_zoo, tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "notes.txt").write_text("a week of notes")
+    with pytest.raises(OutputError, match="exists and is a folder hrlib did not write, not an hrlib zoo folder"):
+        tiny_zoo.save(project, overwrite=True)
+    assert [p.name for p in project.iterdir()] == ["notes.txt"]
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / MARKER).write_text('{"kind": "run"}')
+    (run / "config.json").write_text("{}")
+    with pytest.raises(OutputError, match="is an hrlib run folder, not an hrlib zoo folder"):
+        tiny_zoo.save(run, overwrite=True)
+    assert sorted(p.name for p in run.iterdir()) == [MARKER, "config.json"]
+    legacy = tmp_path / "legacy"  # a zoo saved before folders carried a marker: its manifest says what it is
+    shutil.copytree(tiny_zoo.path, legacy)
+    (legacy / MARKER).unlink()
+    (legacy / "notes.txt").write_text("replaced with the zoo")
+    tiny_zoo.save(legacy, overwrite=True)
+    assert sorted(p.name for p in legacy.iterdir()) == [MARKER, MANIFEST_FILE, PROPERTIES_FILE, WEIGHTS_FILE]
+    np.testing.assert_array_equal(load_zoo(legacy).weights, tiny_zoo.weights)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["legacy", "project", "run"]  # no temporary left beside
+
+
+def test_an_unsaved_zoo_without_an_architecture_saves_and_loads(tiny_zoo, tmp_path):
+    manifest = {k: v for k, v in tiny_zoo.manifest.items() if k != "architecture"}
+    path = Zoo(np.asarray(tiny_zoo.weights), tiny_zoo.properties, tiny_zoo.layout, manifest).save(tmp_path / "z")
+    assert load_zoo(path).architecture is None
