@@ -31,6 +31,8 @@ from hrlib.zoos.population import FACTORS, ModelSpec, train_population
 from hrlib.zoos.zoo import Zoo
 
 BANDWIDTHS = np.logspace(-1.5, 0.5, 17)  # in units of z's standard deviation per dimension
+MAX_NETWORKS = 100_000  # per start: each network is decoded, then trained beside the others
+MAX_WEIGHTS = 100_000_000  # per start, networks × params: 400 MB of float32, several times that while training
 
 
 @dataclass
@@ -78,10 +80,21 @@ def anchor_rows(zoo: Zoo, models, epoch: int | None = None, top: float = 0.3) ->
     return rows[np.argsort(-acc, kind="stable")[:keep]], epoch
 
 
+def check_count(n: int, n_params: int, option: str = "--n") -> int:
+    """`n`, once that many networks of `n_params` weights can be sampled and trained per start; checked
+    before any work, with a line naming `option`."""
+    most = max(1, min(MAX_NETWORKS, MAX_WEIGHTS // max(n_params, 1)))
+    if not 1 <= n <= most:
+        raise ValueError(f"{option} {n}: hrlib samples 1..{most} networks per start of this zoo ({n_params} weights "
+                         f"each); choose a number in that range")
+    return n
+
+
 def sample_networks(run, zoo: Zoo, n: int, *, epoch: int | None = None, top: float = 0.3, seed: int = 0,
                     bandwidth: float | None = None, device="cpu") -> Samples:
     """`n` weight vectors decoded from z drawn from a kernel density over the z of the best
     training-split checkpoints (see the module docstring); `bandwidth` None chooses it by cross-validation."""
+    check_count(n, zoo.layout.n_params)
     run = _as_run(run)
     if not run.config.loss.uses_reconstruction:
         raise ValueError(f"run {run.path} was trained without a decoder (E_c): it cannot turn z into weights")
@@ -116,6 +129,7 @@ def compare_starts(run, zoo: Zoo, n: int = 50, *, epochs: int = 5, epoch: int | 
     """
     from hrlib.evaluate.networks import zoo_data
 
+    check_count(n, zoo.layout.n_params)
     run = _as_run(run)
     samples = sample_networks(run, zoo, n, epoch=epoch, top=top, seed=seed, device=device)
     split = zoo.split(run.config.split_fractions, run.config.split_seed)

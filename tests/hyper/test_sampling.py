@@ -1,6 +1,7 @@
 """Sampling networks from z: samples have the zoo's layout and are finite, anchors are the best
 training checkpoints of their epoch, every start is what it claims to be, a run without a decoder
-is refused, and the CLI prints the comparison."""
+is refused, more networks than memory allows are refused before any work, and the CLI prints the
+comparison."""
 
 import numpy as np
 import pandas as pd
@@ -8,7 +9,9 @@ import pytest
 
 from hrlib.cli import main
 from hrlib.hyper.runs import load_run
-from hrlib.hyper.sampling import anchor_rows, compare_starts, sample_networks, summarize
+from hrlib.hyper import sampling
+from hrlib.hyper.sampling import (MAX_NETWORKS, MAX_WEIGHTS, anchor_rows, check_count, compare_starts, sample_networks,
+                                  summarize)
 from hrlib.zoos.population import FACTORS
 
 
@@ -73,4 +76,19 @@ def test_the_cli_prints_the_comparison_and_writes_every_network(tiny_zoo, tiny_r
     assert "3 networks sampled from a kernel density" in printed and "random init" in printed
     assert len(pd.read_csv(out)) == 5 * 3 * 2
     assert main(["sample", str(tiny_run), str(tiny_zoo.path), "--n", "1"]) == 2
-    assert "--n must be at least 2" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--n" in err and "at least 2" in err
+
+
+def test_more_networks_than_memory_allows_are_refused_before_any_work(tiny_zoo, tiny_run, monkeypatch):
+    def no_work(*args, **kwargs):
+        raise AssertionError("work began")
+
+    monkeypatch.setattr(sampling, "load_run", no_work)
+    for n in (10**8, MAX_NETWORKS + 1, 0):
+        with pytest.raises(ValueError, match=f"--n {n}: hrlib samples 1..{MAX_NETWORKS} networks per start of this zoo"):
+            compare_starts(tiny_run, tiny_zoo, n)
+    assert check_count(MAX_NETWORKS, tiny_zoo.layout.n_params) == MAX_NETWORKS
+    # wider networks lower the cap, so that n × params stays within MAX_WEIGHTS
+    with pytest.raises(ValueError, match=f"hrlib samples 1..{MAX_WEIGHTS // 10_000} networks per start"):
+        check_count(MAX_WEIGHTS // 10_000 + 1, 10_000)
