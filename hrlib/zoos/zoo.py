@@ -182,7 +182,8 @@ class Zoo:
         return np.asarray(w, dtype=np.float32).reshape(-1, self.weights.shape[2])
 
     def save(self, path, overwrite: bool = False) -> Path:
-        """Write the zoo to `path` atomically: it appears complete or not at all."""
+        """Write the zoo to `path` atomically: it appears complete or not at all. With `overwrite`, an
+        hrlib zoo already at `path` is replaced once the new one is complete; any other folder is refused."""
         path = Path(path)
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
@@ -278,8 +279,10 @@ def _properties(path: Path, m: int, c: int) -> pd.DataFrame:
 def load_zoo(path, verify: bool = True) -> Zoo:
     """Open a zoo directory; weights are memory-mapped.
 
-    Fails with a `ZooError` naming the file and the problem: missing file, unknown format version,
-    checksum mismatch (with `verify`), wrong shape, NaN or inf weights.
+    Fails with a `ZooError` naming the file and the problem: missing file, unknown format version, a
+    manifest key missing or of the wrong type (`MANIFEST_SCHEMA`), a layout hrlib cannot read, checksum
+    mismatch (with `verify`), wrong shape, NaN or inf weights (with `verify`), a properties table
+    without one row per checkpoint, model-major.
     """
     path = Path(path)
     if not path.is_dir():
