@@ -7,6 +7,7 @@ changed result fails too. The notebooks share one runs directory, in reading ord
 reuse the zoos and runs of earlier ones as a user's would.
 """
 
+import ast
 import os
 import subprocess
 import sys
@@ -36,8 +37,64 @@ def test_every_notebook_is_listed_and_committed_clean():
         assert first.cell_type == "markdown" and first.source.startswith("# "), f"{path.name}: no H1 title"
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1 and "quick: bool" in tagged[0].source and "runs: str" in tagged[0].source, path.name
+        check_types_are_checked(nb.cells, nb.cells.index(tagged[0]), path.name)
         assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{path.name} has outputs"
         assert nb.metadata.kernelspec.name == "python3"
+
+
+def check_types_are_checked(cells, parameters: int, name: str):
+    """The code cell after the parameters cell checks every parameter against the type declared for it."""
+    declared = {n.target.id: n.annotation.id for n in ast.parse(cells[parameters].source).body
+                if isinstance(n, ast.AnnAssign)}
+    after = cells[parameters + 1]
+    assert after.cell_type == "code", name
+    calls = [n for n in ast.walk(ast.parse(after.source))
+             if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "check_parameters"]
+    assert len(calls) == 1 and ast.unparse(calls[0].args[0]) == "globals()", name
+    assert {k.arg: k.value.id for k in calls[0].keywords} == declared, name
+
+
+def test_check_parameters_refuses_another_type_with_how_to_pass_it():
+    from hrlib.notebook_parameters import check_parameters
+
+    types = dict(quick=bool, epochs=int, top=float, tables=str)
+    good = dict(quick=True, epochs=3, top=1, tables="1,2")  # an int is a number where a float is declared
+    check_parameters(good, **types)
+    for bad, message in [
+        (dict(quick="maybe"), "parameter quick must be True or False, got 'maybe' (a str); pass -p quick True or "
+                              "-p quick False"),
+        (dict(quick="false"), "parameter quick must be True or False, got 'false' (a str)"),
+        (dict(quick=1), "parameter quick must be True or False, got 1 (an int)"),
+        (dict(epochs=2.5), "parameter epochs must be a whole number (an int), got 2.5 (a float); pass -p epochs N "
+                           "with N a whole number"),
+        (dict(epochs=True), "parameter epochs must be a whole number (an int), got True (a bool)"),
+        (dict(top="high"), "parameter top must be a number (a float), got 'high' (a str)"),
+        (dict(tables=1), "parameter tables must be text (a str), got 1 (an int); pass -r tables 1 (-r passes text "
+                         "as typed; -p reads numbers, True, False and None as such)"),
+        (dict(tables=None), "parameter tables must be text (a str), got None; pass -r tables TEXT"),
+    ]:
+        with pytest.raises(TypeError) as refused:
+            check_parameters({**good, **bad}, **types)
+        assert str(refused.value).startswith(message)
+    with pytest.raises(TypeError) as refused:
+        check_parameters({**good, "quick": "no", "epochs": "3"}, **types)
+    assert str(refused.value).count("\n") == 1  # one line for each wrong parameter
+    with pytest.raises(NameError, match="parameter seed is not set"):
+        check_parameters(good, seed=int)
+
+
+def test_a_parameter_of_another_type_stops_the_notebook_at_once(tmp_path):
+    """`papermill 01_zoos.ipynb out.ipynb -p quick false` stops before any zoo is built."""
+    result = subprocess.run(
+        [sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "01_zoos.ipynb"), str(tmp_path / "out.ipynb"),
+         "-k", "python3", "--cwd", str(tmp_path), "-p", "quick", "false", "-p", "umap_points", "2.5",
+         "-p", "runs", str(tmp_path / "runs")],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    for line in ("parameter quick must be True or False, got 'false' (a str); pass -p quick True or -p quick False",
+                 "parameter umap_points must be a whole number (an int), got 2.5 (a float)"):
+        assert line in result.stderr, result.stderr[-3000:]
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
