@@ -87,9 +87,9 @@ def check_options(device: str, cpus_per_task: int, max_retries: int):
     if str(device) not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device {device!r} on Ray: use auto, cpu or cuda (Ray assigns each task its GPU)")
     if cpus_per_task < 1:
-        raise ValueError(f"cpus per task must be at least 1, got {cpus_per_task}")
+        raise ValueError(f"--cpus-per-task must be at least 1, got {cpus_per_task}")
     if max_retries < 0:
-        raise ValueError(f"retries must be 0 or more, got {max_retries}")
+        raise ValueError(f"--retries must be 0 or more, got {max_retries}")
 
 
 def task_resources(ray, device: str, cpus_per_task: int) -> tuple[dict, str]:

@@ -157,7 +157,7 @@ def test_without_ray_the_flag_says_how_to_install_it(tmp_path):
     assert not out.exists() and not partial_dir(out).exists()  # nothing written
 
 
-@pytest.mark.parametrize("option, message", [("--cpus-per-task=0", "cpus per task"), ("--retries=-1", "retries"),
+@pytest.mark.parametrize("option, message", [("--cpus-per-task=0", "--cpus-per-task"), ("--retries=-1", "--retries"),
                                              ("--device=cuda:1", "Ray assigns each task its GPU")])
 def test_bad_options_are_refused_before_anything_starts(tmp_path, capsys, option, message):
     from hrlib.cli import main
