@@ -193,21 +193,21 @@ class SavedProbes:
         table = pd.DataFrame(self.index["feature_sets"][name]["scores"]).set_index("target")
         return table.assign(test=100 * table["test"], val=100 * table["val"])
 
-    def predict(self, name: str, X, given: str = "the features given") -> pd.DataFrame:
+    def predict(self, name: str, X, source: str = "X") -> pd.DataFrame:
         """Each target of feature set `name` predicted from its features X (n, d): columns are property
-        columns. `given` names where X came from in the message when its width is not the probes'."""
+        columns. `source` names X in the message when the probes cannot read it."""
         X = np.asarray(X, dtype=np.float64)
         width = self.index["feature_sets"][name]["width"]
         if X.ndim != 2 or X.shape[1] != width:
-            raise ValueError(f"{self.path}: the probes of {name} read {width} features per checkpoint, {given} "
-                             f"{X.shape[-1]}; fit probes on this run with {SAVE}")
+            raise ValueError(f"{self.path}: the probes of {name} read {width} features per checkpoint, {source} "
+                             f"holds {X.shape[-1]}; fit probes on this run with {SAVE}")
         parts = []
         for columns, _, pipeline in self.pipelines[name]:
             try:
                 guess = pipeline.predict(X)
             except ValueError as err:  # scikit-learn's own words, on one line and with the folder named
                 raise ValueError(f"{self.path}: the probe of {name} for {', '.join(columns)} cannot read "
-                                 f"{given} ({_first_line(err)})") from None
+                                 f"{source} ({_first_line(err)})") from None
             parts.append(pd.DataFrame(guess.reshape(len(X), len(columns)), columns=columns))
         return pd.concat(parts, axis=1)
 
@@ -254,10 +254,10 @@ def _read_arrays(file: Path, shapes: dict[str, list[tuple]], again: str) -> dict
             if array.dtype.kind != "f" or array.shape not in allowed:
                 raise ValueError(f"{file}: the array {key!r} is {array.dtype} {array.shape}; its probe wants floats "
                                  f"{wanted}; {again}")
-            scale = key.endswith("/scale")
+            scale = key.endswith("/scale")  # a standardizing probe divides by it
             if not np.isfinite(array).all() or (scale and (array <= 0).any()):
-                raise ValueError(f"{file}: the array {key!r} holds {'NaN, infinite or non-positive' if scale else 'NaN or infinite'} "
-                                 f"values; {again}")
+                wrong = "NaN, infinite or non-positive" if scale else "NaN or infinite"
+                raise ValueError(f"{file}: the array {key!r} holds {wrong} values; {again}")
             arrays[key] = array
     return arrays
 
@@ -321,6 +321,6 @@ def predict_checkpoints(run, probes, sources) -> tuple[pd.DataFrame, pd.DataFram
     probes = probes if isinstance(probes, SavedProbes) else load_probes(probes)
     name = probes.feature_for(run)
     table, weights = read_checkpoints(sources, run.model_config.get_layout(), f"the run {run.path} reads")
-    predicted = probes.predict(name, embed_weights(run, weights), f"the run {run.path} gives")
+    predicted = probes.predict(name, embed_weights(run, weights), f"the z of the run {run.path}")
     predicted.columns = [f"{label(c)} predicted" for c in predicted.columns]
     return pd.concat([table, predicted], axis=1), probes.scores(name)

@@ -111,10 +111,12 @@ def load_state_dict(path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=head.startswith(b"PK"))
     except Exception as err:  # noqa: BLE001 -- a hostile file can make torch raise anything; each is one line
-        if isinstance(err, pickle.UnpicklingError) or "Weights only load failed" in str(err):
+        reason = _reason(err)
+        wants_more = isinstance(err, pickle.UnpicklingError) or "Weights only load failed" in str(err)
+        if wants_more and not reason.startswith("Unsupported operand"):  # an unknown opcode is damage, not a wish
             raise ImportFormatError(f"{path}: refused; torch.load(weights_only=True) reads only tensors and plain "
-                                    f"containers, and this file wants more ({_reason(err)})") from None
-        raise ImportFormatError(f"{path}: not a PyTorch checkpoint, or a damaged one ({_reason(err)})") from None
+                                    f"containers, and this file wants more ({reason})") from None
+        raise ImportFormatError(f"{path}: not a PyTorch checkpoint, or a damaged one ({reason})") from None
     if isinstance(obj, dict):
         for key in WRAPPERS:
             if isinstance(obj.get(key), dict):

@@ -331,7 +331,8 @@ def import_modelzoos(src, out, architecture=None, properties=None) -> Zoo:
     ):
         rows = []
         for i, trial in enumerate(written):
-            factors = {ours: params[trial][theirs] for theirs, ours in MODELZOOS_PARAMS.items() if theirs in params[trial]}
+            factors = {ours: params[trial][theirs] for theirs, ours in MODELZOOS_PARAMS.items()
+                       if theirs in params[trial]}
             for e in epochs:
                 record = results[trial].get(e, {})
                 metrics = {k: record[k] for k in METRICS if k in record}

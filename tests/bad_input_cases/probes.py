@@ -137,8 +137,8 @@ CASES += [
          "{tmp}/p/probes.npz: lacks the array '0/0/intercept' that probes.json names; " + AGAIN,
          _resave(arrays=lambda a: {k: v for k, v in a.items() if k != "0/0/intercept"})),
     Case("probes of another width than the run's z", PREDICT,
-         "{tmp}/p: the probes of E_cD read 11 features per checkpoint, the run {run} gives 12; fit probes on this run "
-         "with `hrlib probe ZOO --run NAME=RUN --save DIR`",
+         "{tmp}/p: the probes of E_cD read 11 features per checkpoint, the z of the run {run} holds 12; fit probes "
+         "on this run with `hrlib probe ZOO --run NAME=RUN --save DIR`",
          _resave(arrays=lambda a: a | {"0/0/coef": a["0/0/coef"][:, :11]}, index=_narrower)),
 ]
 
@@ -229,6 +229,8 @@ CASES += [
 
 IMPORT = ("zoo", "import", "state_dicts", "{tmp}/src", "--out", "{tmp}/zoo")
 IMPORT_CSV = (*IMPORT, "--properties", "{tmp}/props.csv")
+MODELZOOS = ("zoo", "import", "modelzoos", "{tmp}/src", "--out", "{tmp}/zoo")
+SMALL_CNN_ZOO = ("zoo", "import", "unterthiner", "{tmp}/src", "--out", "{tmp}/zoo")
 
 
 def _models(paths, state=None, n=2):
@@ -296,28 +298,25 @@ CASES += [
          _with_csv("file,model,epoch\nm0.pt,a,0\nm1.pt,a,-5\n")),
     Case("import a binary file as the properties CSV", IMPORT_CSV,
          "{tmp}/props.csv: not a readable CSV file ({any})", _binary_csv),
-    Case("import a trial whose params.json is cut short", ("zoo", "import", "modelzoos", "{tmp}/src", "--out", "{tmp}/zoo"),
+    Case("import a trial whose params.json is cut short", MODELZOOS,
          "{tmp}/src/trial/params.json: not valid JSON ({any}); is it a ray.tune trial's params?",
          lambda paths: _trial(paths, params='{"seed": 1, "optim::lr"')),
-    Case("import a trial whose params.json is a list", ("zoo", "import", "modelzoos", "{tmp}/src", "--out", "{tmp}/zoo"),
+    Case("import a trial whose params.json is a list", MODELZOOS,
          "{tmp}/src/trial/params.json: the top level must be an object, not [1]; is it a ray.tune trial's params?",
          lambda paths: _trial(paths, params="[1]")),
-    Case("import a trial whose result.json has a text epoch",
-         ("zoo", "import", "modelzoos", "{tmp}/src", "--out", "{tmp}/zoo"),
+    Case("import a trial whose result.json has a text epoch", MODELZOOS,
          "{tmp}/src/trial/result.json, line 1: training_iteration 'one' is not a whole number in 0..1000000",
          lambda paths: _trial(paths, results='{"training_iteration": "one"}\n')),
-    Case("import a Small CNN Zoo whose layout.csv spans 10^10 columns",
-         ("zoo", "import", "unterthiner", "{tmp}/src", "--out", "{tmp}/zoo"),
+    Case("import a Small CNN Zoo whose layout.csv spans 10^10 columns", SMALL_CNN_ZOO,
          "{tmp}/src/layout.csv: dense/kernel:0 spans columns 2..10000000002 with shape (100000, 100000); weights.npy "
          "has 10 columns", lambda paths: _small_cnn_zoo(paths, HUGE_LAYOUT)),
-    Case("import a Small CNN Zoo whose layout.csv holds code",
-         ("zoo", "import", "unterthiner", "{tmp}/src", "--out", "{tmp}/zoo"),
+    Case("import a Small CNN Zoo whose layout.csv holds code", SMALL_CNN_ZOO,
          "{tmp}/src/layout.csv: dense/bias:0: start_idx, end_idx and shape must be whole numbers and a tuple of them, "
          "not 0, 2, \"__import__('os').getcwd()\"", lambda paths: _small_cnn_zoo(paths, CODE_LAYOUT)),
-    Case("import a Small CNN Zoo of complex weights", ("zoo", "import", "unterthiner", "{tmp}/src", "--out", "{tmp}/zoo"),
+    Case("import a Small CNN Zoo of complex weights", SMALL_CNN_ZOO,
          "{tmp}/src/weights.npy: complex64 of shape (1, 10); expected real numbers (checkpoints, params)",
          lambda paths: _small_cnn_zoo(paths, weights=np.zeros((1, 10), np.complex64))),
-    Case("import a Small CNN Zoo with a step of 10^12", ("zoo", "import", "unterthiner", "{tmp}/src", "--out", "{tmp}/zoo"),
+    Case("import a Small CNN Zoo with a step of 10^12", SMALL_CNN_ZOO,
          "{tmp}/src/metrics.csv, line 2: step 1000000000000 is not a whole number in 0..1000000",
          lambda paths: _small_cnn_zoo(paths, steps=(10**12,))),
 ]

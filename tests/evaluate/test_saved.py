@@ -162,7 +162,7 @@ def test_a_probe_folder_reads_only_its_own_finite_and_well_shaped_arrays(tiny_zo
         return index
     resave(fresh(), arrays=lambda a: {k: v[..., :-1] if k.endswith(("coef", "mean", "scale")) else v
                                       for k, v in a.items()}, index=width)
-    refused("c: the probes of z read 11 features per checkpoint, the features given 12")
+    refused("c: the probes of z read 11 features per checkpoint, X holds 12")
 
     def legacy(index):
         index.pop("arrays_sha256")
@@ -173,6 +173,9 @@ def test_a_probe_folder_reads_only_its_own_finite_and_well_shaped_arrays(tiny_zo
     save_probes(evaluate_probes(tiny_zoo, features, ["Eph", "Acc"], standardize=True), {"z": run}, tmp_path / "c",
                 tiny_zoo)  # saving again over the old folder is what the line says to do, and it works
     pd.testing.assert_frame_equal(load_probes(tmp_path / "c").predict("z", X), expected)
+    # scikit-learn's own complaints come as one line naming the folder
+    with pytest.raises(ValueError, match=r"c: the probe of z for epoch, test_acc cannot read X \(Input X contains NaN"):
+        load_probes(tmp_path / "c").predict("z", np.full_like(X, np.nan))
 
 
 @pytest.mark.parametrize("content, message", [

@@ -3,7 +3,9 @@
 Every fixture's recorded accuracies come from an implementation independent of hrlib's layout
 code: a direct NHWC/HWIO forward in numpy for the Small CNN Zoo, the Model Zoos generator's own
 ``module_list`` CNN for the 2022 format, a user's own module for plain state_dicts. An imported
-zoo must reproduce them through hrlib's population forward.
+zoo must reproduce them through hrlib's population forward. Files that are not what they claim
+(not checkpoints, tensors that are not plain weights, a few bytes shown as millions of weights) are
+refused in one line naming them.
 """
 
 import json
@@ -20,6 +22,7 @@ from torch import nn
 
 from hrlib.zoos import architectures as arch
 from hrlib import load_zoo
+from hrlib.zoos.checkpoints import read_checkpoints
 from hrlib.zoos.importers import ImportFormatError, import_zoo
 from hrlib.zoos.population import ModelSpec, train_population
 from tests.zoos.test_cnn_population import digits28
@@ -361,3 +364,63 @@ def test_import_through_the_cli(tmp_path, trained):
     assert load_zoo(tmp_path / "zoo").weights.shape == (2, 3, 2464)
     again = subprocess.run(cmd, capture_output=True, text=True)
     assert again.returncode == 2 and "exists" in again.stderr and "Traceback" not in again.stderr
+
+
+# ---- files that are not what they claim ------------------------------------------------------------
+
+
+def test_a_small_checkpoint_never_becomes_a_large_zoo(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(2):  # 1.8 KB each; as a zoo of their inferred 16-million-weight layout, 64 MB each
+        torch.save({"1.weight": torch.zeros(1).expand(4000, 4000), "3.weight": torch.zeros(1).expand(4, 4000)},
+                   src / f"m{i}.pt")
+    assert (src / "m0.pt").stat().st_size < 4096
+    with pytest.raises(ImportFormatError, match=r"m0.pt: the tensor '1.weight' shows 16000000 values but stores 1"):
+        import_zoo("state_dicts", src, tmp_path / "zoo")
+    shared = torch.zeros(100, 100)  # one storage shown as 50 layers: 2 MB of weights from a 40 KB file
+    torch.save({f"{i}.weight": shared for i in range(50)}, src / "m0.pt")
+    with pytest.raises(ImportFormatError, match=r"m0.pt: its tensors show 2000000 bytes of weights, more than the file"):
+        import_zoo("state_dicts", src, tmp_path / "zoo")
+    assert not (tmp_path / "zoo").exists() and not list(tmp_path.glob(".zoo*"))
+
+
+def test_checkpoints_are_read_as_saved_in_every_plain_form(tmp_path):
+    module = arch.build_module("tetris_mlp")
+    expected = arch.layout_of("tetris_mlp").flatten(module.state_dict()).numpy()
+    torch.save(module.state_dict(), tmp_path / "zip.pt")
+    torch.save(module.state_dict(), tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)  # before torch 1.6
+    torch.save({"epoch": 3, "state_dict": module.state_dict()}, tmp_path / "wrapped.pt")
+    torch.save({k: v.t().contiguous().t() for k, v in module.state_dict().items()}, tmp_path / "transposed.pt")
+    _, weights = read_checkpoints([tmp_path], arch.layout_of("tetris_mlp"))
+    np.testing.assert_array_equal(weights, np.repeat(expected[None], 4, axis=0))
+    for dtype in (torch.float16, torch.bfloat16):
+        torch.save({k: v.to(dtype) for k, v in module.state_dict().items()}, tmp_path / "half.pt")
+        _, weights = read_checkpoints([tmp_path / "half.pt"], arch.layout_of("tetris_mlp"))
+        np.testing.assert_allclose(weights[0], expected, atol=1e-2)
+
+
+@pytest.mark.parametrize("write, message", [
+    (lambda p: p.write_text("epoch 3: loss 0.12\n"), "a text file, not a PyTorch checkpoint"),
+    (lambda p: p.write_text("<html><head><title>404</title></head></html>"), "an HTML page, not a PyTorch checkpoint"),
+    (lambda p: p.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 9\n"), "a git-LFS pointer"),
+    (lambda p: p.write_bytes(b""), "an empty file"),
+    (lambda p: p.write_bytes(bytes(range(256)) * 4), "not a PyTorch checkpoint \\(neither torch.save's zip archive"),
+    (lambda p: p.write_bytes(b"\x80\x02garbage that is no pickle"), "not a PyTorch checkpoint, or a damaged one"),
+    (lambda p: torch.save(Evil("never"), p), r"refused; torch.load\(weights_only=True\) reads only tensors and plain "
+                                             r"containers, and this file wants more \(.*posix.mkdir"),
+    (lambda p: torch.save({"1.weight": torch.zeros(5, 16, device="meta")}, p), "the tensor '1.weight' is a meta"),
+    (lambda p: torch.save({"1.weight": torch.zeros(5, 16).to_sparse_csr()}, p),
+     r"the tensor '1.weight' is sparse \(sparse_csr\); save it with tensor.to_dense\(\)"),
+    (lambda p: torch.save({"1.weight": torch.zeros(5, 16, dtype=torch.bool)}, p), "the tensor '1.weight' holds bool"),
+    (lambda p: torch.save({"1.weight": "weights"}, p), "the entry '1.weight' is a str, not a tensor"),
+    (lambda p: torch.save([torch.zeros(3)], p), "holds a list, not a state_dict"),
+    (lambda p: torch.save({}, p), "holds an empty dict, not a state_dict"),
+])
+def test_a_file_that_is_no_checkpoint_is_named_in_one_line(tmp_path, write, message):
+    write(tmp_path / "net.pt")
+    with pytest.raises(ImportFormatError, match=f"^{tmp_path / 'net.pt'}: {message}") as err:
+        read_checkpoints([tmp_path / "net.pt"], arch.layout_of("tetris_mlp"))
+    text = str(err.value)
+    assert "\n" not in text and "weights_only=False" not in text and "safe_globals" not in text
+    assert not os.path.exists("never")
