@@ -109,10 +109,10 @@ def test_a_refused_build_leaves_nothing_and_the_corrected_one_runs(tmp_path, cap
     assert load_zoo(out).manifest["dataset"]["train_subset"] == 200
 
 
-@pytest.mark.parametrize("option, message", [(["--batch-size", "0"], "batch size must be at least 2"),
-                                             (["--epochs", "-1"], "epochs must be at least 1"),
-                                             (["--epochs", "0"], "epochs must be at least 1"),
-                                             (["--lr", "0"], "learning rate must be positive")])
+@pytest.mark.parametrize("option, message", [(["--batch-size", "0"], "batch size (--batch-size) must be a whole number"),
+                                             (["--epochs", "-1"], "epochs (--epochs) must be a whole number from 1"),
+                                             (["--epochs", "0"], "epochs (--epochs) must be a whole number from 1"),
+                                             (["--lr", "0"], "learning rate (--lr) must be a positive number")])
 def test_a_refused_training_writes_nothing(tiny_zoo, tmp_path, capsys, option, message):
     out = tmp_path / "run"
     check_one_line_error(capsys, ["train", str(tiny_zoo.path), "--out", str(out), "--quiet", *option], message)

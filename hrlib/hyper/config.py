@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass, field
 
 from hrlib.hyper.augment import AugmentConfig
 from hrlib.hyper.losses import LossConfig
-from hrlib.hyper.models import ModelConfig, named_settings, upgrade_settings
+from hrlib.hyper.models import ModelConfig, named_settings, upgrade_settings, whole
 from hrlib.zoos.population import pick_device
 from hrlib.zoos.zoo import Zoo
+
+
+# Far above any useful run, and checked before any work: a mistyped --epochs 100000000 would never end
+# (each epoch rewrites a state that holds the whole history), a bank of permutations takes bank size ×
+# params × 4 bytes, and seeds must fit torch's and numpy's generators.
+MAX_EPOCHS = 100_000
+MAX_BATCH = 1_000_000
+MAX_BANK = 100_000
+MAX_SEED = 2**32 - 1
+
+
+def _real(value) -> bool:
+    """A finite real number (not a bool, not NaN or infinity)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -32,21 +48,35 @@ class TrainConfig:
     model: dict = field(default_factory=dict)  # ModelConfig fields other than the layout
 
     def __post_init__(self):
+        for name, words, low, high in (("epochs", "epochs (--epochs)", 1, MAX_EPOCHS),
+                                       ("batch_size", "batch size (--batch-size)", 2, MAX_BATCH),
+                                       ("plateau_patience", "plateau patience", 0, MAX_EPOCHS),
+                                       ("seed", "seed (--seed)", 0, MAX_SEED),
+                                       ("split_seed", "split seed (--split-seed)", 0, MAX_SEED)):
+            object.__setattr__(self, name, whole(words, getattr(self, name), low, high))
+        if self.bank_size is not None:
+            object.__setattr__(self, "bank_size", whole("bank size", self.bank_size, 1, MAX_BANK))
+        split = tuple(self.split_fractions)
+        object.__setattr__(self, "split_fractions", split)
         rules = [  # (name, value, holds, what it must be)
-            ("epochs", self.epochs, self.epochs >= 1, "at least 1"),
-            ("batch size", self.batch_size, self.batch_size >= 2, "at least 2 (BatchNorm needs two samples)"),
-            ("learning rate", self.lr, self.lr > 0, "positive"),
-            ("weight decay", self.weight_decay, self.weight_decay >= 0, "0 or more"),
-            ("plateau factor", self.plateau_factor, 0 < self.plateau_factor < 1, "between 0 and 1"),
-            ("plateau patience", self.plateau_patience, self.plateau_patience >= 0, "0 or more"),
-            ("bank size", self.bank_size, self.bank_size is None or self.bank_size >= 1, "at least 1"),
+            ("learning rate (--lr)", self.lr, _real(self.lr) and self.lr > 0, "a positive number"),
+            ("weight decay", self.weight_decay, _real(self.weight_decay) and self.weight_decay >= 0, "0 or more"),
+            ("plateau factor", self.plateau_factor, _real(self.plateau_factor) and 0 < self.plateau_factor < 1,
+             "between 0 and 1"),
             ("schedule", self.schedule, self.schedule in ("plateau", "cosine"), "'plateau' or 'cosine'"),
-            ("split fractions", self.split_fractions, len(self.split_fractions) == 3 and min(self.split_fractions) > 0
-             and abs(sum(self.split_fractions) - 1) < 1e-6, "three positive fractions summing to 1"),
+            ("split fractions (--split)", split, len(split) == 3 and all(_real(f) and f > 0 for f in split)
+             and abs(sum(split) - 1) < 1e-6, "three positive fractions summing to 1"),
+            ("contrast temperature", self.loss.temperature, _real(self.loss.temperature) and self.loss.temperature > 0,
+             "a positive number"),
+            ("noise", self.augment.noise_std, _real(self.augment.noise_std), "a finite number"),
         ]
         for name, value, holds, wanted in rules:
             if not holds:
                 raise ValueError(f"{name} must be {wanted}, got {value!r}")
+        known = set(ModelConfig.__dataclass_fields__) - {"layout"}  # the layout is the zoo's
+        if set(self.model) - known:
+            raise ValueError(f"unknown model settings {sorted(set(self.model) - known)}; known: {sorted(known)}")
+        ModelConfig(layout={}, **self.model)  # the sizes are checked now, before a zoo or a run folder is opened
 
     def model_config(self, zoo: Zoo) -> ModelConfig:
         return ModelConfig(layout=zoo.layout.to_dict(), **self.model)

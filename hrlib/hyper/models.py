@@ -8,6 +8,7 @@ Shape legend: B batch, p params, S tokens, d width, z latent.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -27,6 +28,22 @@ NAMED = {
     "Att_N": dict(encoder="attention", tokens="neuron", compression_token=False),
     "Att_N+t": dict(encoder="attention", tokens="neuron", compression_token=True),
 }
+
+
+# The sizes a ModelConfig checks, with the words (and the `hrlib train` option) that name them. Widths
+# and depths are capped far above any useful model so that a typo fails here, not in an allocation.
+SIZES = {"d_model": "d_model", "heads": "heads", "blocks": "blocks", "ff": "ff", "latent": "latent (--latent)",
+         "ffn_layers": "ffn_layers", "projection_layers": "projection_layers",
+         "projection_hidden": "projection_hidden", "projection_out": "projection_out"}
+DEPTHS = ("blocks", "ffn_layers", "projection_layers")
+MAX_WIDTH, MAX_DEPTH = 65_536, 1_000
+
+
+def whole(name: str, value, low: int, high: int) -> int:
+    """`value` as an int, once it is a whole number from `low` to `high`; else a ValueError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+        raise ValueError(f"{name} must be a whole number from {low:,} to {high:,}, got {value!r}")
+    return int(value)
 
 
 def named_settings(name: str) -> dict:
@@ -68,6 +85,13 @@ class ModelConfig:
             raise ValueError(f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
         if self.tokens not in tok.MODES:
             raise ValueError(f"tokens must be one of {tok.MODES}, got {self.tokens!r}")
+        if not isinstance(self.compression_token, bool):
+            raise ValueError(f"compression_token must be true or false, got {self.compression_token!r}")
+        for name in SIZES:
+            low, high = (0 if name == "blocks" else 1), (MAX_DEPTH if name in DEPTHS else MAX_WIDTH)
+            object.__setattr__(self, name, whole(SIZES[name], getattr(self, name), low, high))
+        if not (isinstance(self.dropout, (int, float)) and not isinstance(self.dropout, bool) and 0 <= self.dropout < 1):
+            raise ValueError(f"dropout must be from 0 up to (not including) 1, got {self.dropout!r}")
         if self.d_model % self.heads:
             raise ValueError(f"d_model {self.d_model} is not divisible by {self.heads} heads")
 
