@@ -3,3 +3,113 @@
 from tests.bad_input_cases import Case
 
 CASES: list[Case] = []
+
+PROBE = ("probe", "{zoo}", "--features", "", "--out", "{tmp}/t.csv")
+WHOLE = "expected a whole number of at least"
+SEED = "expected a whole number from 0 to 4,294,967,295"
+
+
+def _notes(paths):
+    (paths["tmp"] / "notes.txt").write_text("a week of notes")
+
+
+# ---- the command line itself: one line, never the usage text ----
+CASES += [
+    Case("no command", (), "the following arguments are required: {{zoo,data,train,probe,predict,sample,reproduce}}; "
+                          "see hrlib --help"),
+    Case("an unknown command", ("nope",), "argument {{zoo,data,train,probe,predict,sample,reproduce}}: invalid choice: "
+                                          "'nope' (choose from {any})"),
+    Case("an unknown option", (*PROBE, "--bogus"), "unrecognized arguments: --bogus; see hrlib --help"),
+    Case("a required option left out", ("probe", "{zoo}"),
+         "the following arguments are required: --out; see hrlib probe --help"),
+]
+
+# ---- --run: each run named once, with a name and a folder ----
+CASES += [
+    Case("probe --run twice with one name", (*PROBE, "--run", "E_cD={run}", "--run", "E_cD={tmp}"),
+         "argument --run: two runs named E_cD: {run} and {tmp}; give each its own NAME=DIR"),
+    Case("probe --run of two folders of one name", (*PROBE, "--run", "{run}", "--run", "{run}/"),
+         "argument --run: two runs named tiny-E_cD: {run} and {run}/; give each its own NAME=DIR"),
+    Case("probe --run without a name", (*PROBE, "--run", "={run}"),
+         "argument --run: '={run}' has no name before '='; give NAME=DIR, or DIR alone to name the run after its "
+         "folder"),
+    Case("probe --run without a folder", (*PROBE, "--run", "E_cD="),
+         "argument --run: 'E_cD=' has no run directory; give NAME=DIR"),
+    Case("reproduce --run twice with one name",
+         ("reproduce", "table5", "{zoo}", "--run", "E_cD={run}", "--run", "E_cD={tmp}"),
+         "argument --run: two runs named E_cD: {run} and {tmp}; give each its own NAME=DIR"),
+    Case("reproduce --run without a folder", ("reproduce", "table5", "{zoo}", "--run", "E_cD="),
+         "argument --run: 'E_cD=' has no run directory; give NAME=DIR"),
+    Case("reproduce --run without a name", ("reproduce", "table5", "{zoo}", "--run", "={run}"),
+         "argument --run: '={run}' has no name before '='; give NAME=DIR, or DIR alone to name the run after its "
+         "folder"),
+    Case("reproduce table7 --run with an empty folder between commas",
+         ("reproduce", "table7", "{zoo}", "{hyp}", "--run", "E_cD={run},"),
+         "--run E_cD={run},: an empty run directory between commas; give one run directory per zoo, "
+         "NAME=DIR_ZOO1,DIR_ZOO2,..."),
+]
+
+# ---- numbers out of range, named by their option ----
+CASES += [
+    Case("probe --seeds 0", (*PROBE, "--seeds", "0"), f"argument --seeds: {WHOLE} 1, got '0'"),
+    Case("probe --seeds negative", (*PROBE, "--seeds", "-2"), f"argument --seeds: {WHOLE} 1, got '-2'"),
+    Case("probe --seeds not a number", (*PROBE, "--seeds", "two"), f"argument --seeds: {WHOLE} 1, got 'two'"),
+    Case("probe --n-components 0", (*PROBE, "--n-components", "0"), f"argument --n-components: {WHOLE} 1, got '0'"),
+    Case("probe --max-fit-rows 0", (*PROBE, "--max-fit-rows", "0"), f"argument --max-fit-rows: {WHOLE} 1, got '0'"),
+    Case("probe --umap-components 0", (*PROBE, "--umap-components", "0"),
+         f"argument --umap-components: {WHOLE} 1, got '0'"),
+    Case("probe --split-seed negative", (*PROBE, "--split-seed", "-1"), f"argument --split-seed: {SEED}, got '-1'"),
+    Case("probe --n-components more than the zoo allows",
+         ("probe", "{zoo}", "--features", "PCA_l", "--targets", "Eph", "--n-components", "100000", "--out", "{tmp}/t.csv"),
+         "PCA cannot be fitted on this zoo with --n-components 100000 ({any}); choose smaller sizes"),
+    Case("train --seeds 0", ("train", "{zoo}", "--out", "{tmp}/run", "--seeds", "0"),
+         f"argument --seeds: {WHOLE} 1, got '0'"),
+    Case("zoo create --cpus-per-task 0",
+         ("zoo", "create", "tetris_seed", "--out", "{tmp}/zoo", "--ray", "--cpus-per-task", "0"),
+         f"argument --cpus-per-task: {WHOLE} 1, got '0'"),
+    Case("zoo create --retries negative", ("zoo", "create", "tetris_seed", "--out", "{tmp}/zoo", "--retries", "-1"),
+         f"argument --retries: {WHOLE} 0, got '-1'"),
+    Case("sample --n 1", ("sample", "{run}", "{zoo}", "--n", "1"), f"argument --n: {WHOLE} 2, got '1'"),
+    Case("sample --epochs negative", ("sample", "{run}", "{zoo}", "--epochs", "-1"),
+         f"argument --epochs: {WHOLE} 0, got '-1'"),
+    Case("sample --epoch negative", ("sample", "{run}", "{zoo}", "--epoch", "-1"),
+         f"argument --epoch: {WHOLE} 0, got '-1'"),
+    Case("sample --top 0", ("sample", "{run}", "{zoo}", "--top", "0"),
+         "argument --top: expected a fraction in (0, 1] such as 0.3, got '0'"),
+    Case("sample --top nan", ("sample", "{run}", "{zoo}", "--top", "nan"),
+         "argument --top: expected a fraction in (0, 1] such as 0.3, got 'nan'"),
+    Case("sample --seed negative", ("sample", "{run}", "{zoo}", "--seed", "-1"), f"argument --seed: {SEED}, got '-1'"),
+    Case("reproduce --seeds 0", ("reproduce", "table5", "{zoo}", "--seeds", "0"),
+         f"argument --seeds: {WHOLE} 1, got '0'"),
+    Case("reproduce --epochs 0", ("reproduce", "table1", "{zoo}", "--train", "--epochs", "0", "--runs-dir", "{tmp}"),
+         f"argument --epochs: {WHOLE} 1, got '0'"),
+]
+
+# ---- lists of names ----
+CASES += [
+    Case("probe --targets naming one twice", (*PROBE, "--targets", "Eph,Acc,Eph"),
+         "argument --targets: names Eph twice, in 'Eph,Acc,Eph'"),
+    Case("probe --targets naming none", (*PROBE, "--targets", ","),
+         "argument --targets: names no property, got ','; leave the option out for the default"),
+    Case("reproduce --features naming none", ("reproduce", "table5", "{zoo}", "--features", ""),
+         "argument --features: names no feature set, got ''; leave the option out for the default"),
+]
+
+# ---- reproduce: the zoos and runs a table needs, the paper's zoo, a Markdown results file ----
+CASES += [
+    Case("reproduce table7 of one zoo", ("reproduce", "table7", "{zoo}"),
+         "table7 transfers probes between zoos: give two or more zoo directories, got only {zoo}"),
+    Case("reproduce table7 of one zoo twice", ("reproduce", "table7", "{zoo}", "{zoo}"),
+         "table7: {zoo} is given twice; give each zoo once"),
+    Case("reproduce table5 of two zoos", ("reproduce", "table5", "{zoo}", "{hyp}"),
+         "table5 reads one zoo, got 2: {zoo} {hyp}"),
+    Case("reproduce table3 without runs", ("reproduce", "table3", "{zoo}"),
+         "table3 compares hyper-representations: give them with --run NAME=DIR, or add --train to train them"),
+    Case("reproduce recipe without runs", ("reproduce", "recipe", "{zoo}"),
+         "recipe compares runs of one zoo: give each with --run NAME=DIR"),
+    Case("reproduce --paper of no paper zoo", ("reproduce", "table5", "{zoo}", "--paper", "tetris_seeds"),
+         "--paper tetris_seeds: not one of the paper's zoos; known: {any}"),
+    Case("reproduce --results onto a file of notes", ("reproduce", "table5", "{zoo}", "--results", "{tmp}/notes.txt"),
+         "--results {tmp}/notes.txt: not a Markdown file (.md); hrlib rewrites a section of it, so name a Markdown "
+         "file such as docs/results.md", _notes),
+]
