@@ -12,13 +12,11 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
-import pandas as pd
-
 from hrlib.hyper.augment import AugmentConfig
 from hrlib.hyper.config import configure
 from hrlib.hyper.losses import LossConfig
 from hrlib.hyper.models import named_settings
-from hrlib.hyper.runs import Run, load_run, run_dir
+from hrlib.hyper.runs import Run, load_run, read_history, run_dir
 from hrlib.hyper.train import train
 from hrlib.zoos import architectures as arch
 from hrlib.zoos.build import create_zoo
@@ -120,7 +118,7 @@ def plan(zoo: str, runs="runs", size: str = "full", *, out: str = "", loss: str 
     if (path / "result.json").is_file():
         return "\n".join(lines + [f"hyper-representation: found, finished, in {path}"])
     if (path / "history.csv").is_file():
-        done = len(pd.read_csv(path / "history.csv"))
+        done = len(read_history(path / "history.csv"))
     train_share, val_share, _ = config.split_fractions
     n_train = round(train_share * n_models) * n_checkpoints
     seconds = estimate_epoch_seconds(layout, n_train, round(val_share * n_models) * n_checkpoints, config, device)

@@ -287,7 +287,8 @@ def check_run_folder(out) -> Path:
         read_config(config)
         return out
     try:  # a folder without the marker: a run of an earlier hrlib, or a folder of the user's
-        looks_like_run = "train" in json.loads(config.read_text())
+        saved = json.loads(config.read_text())
+        looks_like_run = isinstance(saved, dict) and "train" in saved
     except (ValueError, TypeError, OSError):
         looks_like_run = False
     if not looks_like_run:
@@ -318,8 +319,9 @@ def written(path):
     except OutputError:
         raise
     except OSError as err:
+        fix = "make room" if err.errno in (errno.ENOSPC, errno.EDQUOT) else "fix that"
         raise OutputError(f"{path}: could not be written ({err.strerror or err}); what was written before is kept: "
-                          "make room and rerun the same command to resume") from None
+                          f"{fix} and rerun the same command to resume") from None
 
 
 def save_atomic(obj, path: Path):

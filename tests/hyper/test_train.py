@@ -1,6 +1,7 @@
 """The training loop: history and checkpoints, determinism, resumption, embedding."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -171,3 +172,150 @@ def test_a_split_other_than_70_15_15_trains_on_its_own_models(tiny_zoo, tmp_path
         TINY.replace(split_fractions=(0.5, 0.5, 0.5))
     assert main(["train", str(tiny_zoo.path), "--out", str(tmp_path / "x"), "--split", "0.5,0.5"]) == 2
     assert "expected three fractions" in capsys.readouterr().err
+
+
+# ---- run folders: hrlib's own, one training at a time, nothing lost ------------------------------------------
+
+LEFT = [".hrlib", "best.pt", "config.json", "history.csv", "result.json", "state.pt"]  # no lock, no temporary file
+COLUMNS = ["epoch", "train_loss", "val_loss", "val_r2", "lr"]
+
+
+def _argv(zoo, out, epochs: int) -> list[str]:
+    return ["train", str(zoo.path), "--out", str(out), "--epochs", str(epochs), "--recipe", "tetris_cpu",
+            "--batch-size", "32", "--device", "cpu", "--quiet"]
+
+
+def test_a_second_training_of_one_run_is_refused_naming_the_first(tiny_zoo, tmp_path, capsys):
+    import subprocess
+    import sys
+    import time
+
+    from hrlib.cli import main
+
+    out = tmp_path / "run"
+    first = subprocess.Popen([sys.executable, "-m", "hrlib", *_argv(tiny_zoo, out, 1000)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and first.poll() is None and not (out / "history.csv").exists():
+            time.sleep(0.05)
+        assert first.poll() is None, "the first training ended before the second started"
+        began = time.perf_counter()
+        assert main(_argv(tiny_zoo, out, 1000)) == 2
+        err = capsys.readouterr().err
+        assert time.perf_counter() - began < 30  # refused at once, not after waiting for the first
+        assert err.startswith(f"hrlib: error: the run {out} is being written by process {first.pid} on ")
+        assert f"train {tiny_zoo.path} --out {out}" in err  # the first one's command
+        assert err.rstrip().endswith("wait for it to finish or choose another --out")
+    finally:
+        first.kill()
+        first.wait()
+    done = len(pd.read_csv(out / "history.csv"))
+    assert main(_argv(tiny_zoo, out, done + 1)) == 0  # the lock of a killed training blocks nothing
+    assert sorted(p.name for p in out.iterdir()) == LEFT
+
+
+@pytest.mark.parametrize("where", ["replace", "write"])
+def test_a_full_disk_loses_nothing_and_the_rerun_resumes(tiny_zoo, tmp_path, capsys, monkeypatch, where):
+    """The disk fills while the second epoch's state is written: one line naming the file, the first
+    epoch's files intact, no temporary file left; once there is room, the rerun ends as an uninterrupted run."""
+    import builtins
+    import errno
+    import os
+
+    import hrlib.files
+    from hrlib.cli import main
+    from hrlib.hyper import runs
+
+    assert main(_argv(tiny_zoo, tmp_path / "whole", 3)) == 0
+    out, saved = tmp_path / "run", []
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    if where == "replace":  # the disk fills as the finished file takes its place
+        replace = os.replace
+
+        def full_disk(src, dst):
+            saved.append(Path(dst).name)
+            if saved.count("state.pt") == 2:
+                raise full
+            replace(src, dst)
+
+        monkeypatch.setattr(hrlib.files.os, "replace", full_disk)
+    else:  # the disk fills halfway through writing the file
+
+        class FullDisk:
+            def __init__(self, f):
+                self.f = f
+
+            def write(self, data):
+                second_state = self.f.name.endswith("state.pt") and [n[-8:] for n in saved].count("state.pt") == 1
+                if second_state and self.f.tell() > 1000:
+                    raise full
+                return self.f.write(data)
+
+            def __getattr__(self, name):
+                return getattr(self.f, name)
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                self.f.close()
+                saved.append(self.f.name)
+
+        monkeypatch.setattr(runs, "open", lambda path, mode="r": FullDisk(builtins.open(path, mode)), raising=False)
+    assert main(_argv(tiny_zoo, out, 3)) == 2
+    assert capsys.readouterr().err == (f"hrlib: error: {out / 'state.pt'}: could not be written (No space left on device); "
+                                       "what was written before is kept: make room and rerun the same command to resume\n")
+    assert torch.load(out / "state.pt", weights_only=True)["epoch"] == 1
+    assert sorted(p.name for p in out.iterdir()) == [name for name in LEFT if name != "result.json"]
+    monkeypatch.undo()
+    assert main(_argv(tiny_zoo, out, 3)) == 0
+    whole, resumed = load_run(tmp_path / "whole"), load_run(out)
+    pd.testing.assert_frame_equal(whole.history[COLUMNS], resumed.history[COLUMNS])
+    assert whole.result["test_r2"] == resumed.result["test_r2"]
+
+
+def test_a_run_of_an_earlier_hrlib_is_adopted_and_resumed(tiny_zoo, tmp_path):
+    from hrlib.files import kind_of
+
+    whole = train(tiny_zoo, tmp_path / "whole", TINY, device="cpu", progress=False)
+    train(tiny_zoo, tmp_path / "old", TINY.replace(epochs=1), device="cpu", progress=False)
+    (tmp_path / "old" / ".hrlib").unlink()  # as runs were written before folders carried a marker
+    assert kind_of(tmp_path / "old") is None
+    resumed = train(tiny_zoo, tmp_path / "old", TINY, device="cpu", progress=False)
+    assert kind_of(tmp_path / "old") == "run"
+    pd.testing.assert_frame_equal(whole.history[COLUMNS], resumed.history[COLUMNS])
+
+
+def test_a_refused_training_leaves_nothing_that_blocks_the_corrected_one(tiny_zoo, tmp_path, capsys):
+    from hrlib.cli import main
+
+    out = tmp_path / "run"
+    assert main([*_argv(tiny_zoo, out, 1), "--latent", "0"]) == 2
+    assert main([*_argv(tiny_zoo, out, 1), "--lr", "inf"]) == 2
+    assert not out.exists()
+    out.mkdir()
+    (out / "state.pt").write_text("<html><body>Not found</body></html>")  # a download gone wrong
+    assert main(_argv(tiny_zoo, out, 1)) == 2
+    assert "holds state.pt but no config.json" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["state.pt"]
+    (out / "state.pt").rename(tmp_path / "download.html")  # the user moves it away; nothing else to undo
+    assert main(_argv(tiny_zoo, out, 1)) == 0
+    assert sorted(p.name for p in out.iterdir()) == LEFT
+
+
+def test_replicates_are_refused_before_the_first_trains(tiny_zoo, tmp_path):
+    from hrlib.files import OutputError
+    from hrlib.hyper.train import train_replicates
+
+    (tmp_path / "run-s1").mkdir()
+    (tmp_path / "run-s1" / "notes.txt").write_text("a week of notes")
+    with pytest.raises(OutputError, match="run-s1: exists and is a folder hrlib did not write"):
+        train_replicates(tiny_zoo, tmp_path / "run", TINY, 2, device="cpu", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_model_too_large_for_memory_is_refused_before_anything_is_written(tiny_zoo, tmp_path):
+    with pytest.raises(ValueError, match="parameters needs at least .* GiB to train"):
+        train(tiny_zoo, tmp_path / "run", TINY.replace(model=dict(d_model=65536, ff=65536)), device="cpu", progress=False)
+    assert not (tmp_path / "run").exists()
