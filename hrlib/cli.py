@@ -264,7 +264,7 @@ def parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--paper", help="which of the paper's zoos to compare with (default: the zoo's preset)")
     reproduce.add_argument("--features", type=name_list("feature set"),
                            help="comma-separated baselines (table5: all six; table7: W,s(W))")
-    reproduce.add_argument("--target", default="ggap", help="table7 target (default ggap)")
+    reproduce.add_argument("--target", help="table7 target (default ggap)")
     reproduce.add_argument("--split-seed", type=SEED, default=0)
     reproduce.add_argument("--seeds", type=COUNT, default=1, metavar="N",
                            help="mean ± sd over N replicates: split seeds SPLIT_SEED.., each run's replicates "

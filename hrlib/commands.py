@@ -9,9 +9,28 @@ import time
 import traceback
 from pathlib import Path
 
-from hrlib.files import atomic, check_owned, writable_dir, writable_file
+from hrlib.errors import OutputError
+from hrlib.files import atomic, check_owned, kind_of, writable_dir, writable_file
 
 PRINTED_ROWS = 20  # checkpoints `hrlib predict` prints; --out writes them all
+
+
+def output_file(path, option: str, *others: tuple[str, str | None]) -> Path:
+    """`path`, once it can be written, lies in no folder hrlib wrote (a table never replaces a zoo's manifest or
+    a run's checkpoint) and is none of the `others` (option, path) this command also writes."""
+    full = Path(os.path.abspath(path))
+    for folder in full.parents:
+        kind = kind_of(folder)
+        if kind is not None:
+            raise OutputError(f"{path}: inside {folder}, an hrlib {kind} folder, where hrlib writes nothing else; "
+                              f"choose another {option}")
+    for other, where in others:
+        there = None if where is None else Path(os.path.abspath(where))
+        if there == full:
+            raise OutputError(f"{path}: named by both {option} and {other}; give each its own file")
+        if there in full.parents:
+            raise OutputError(f"{path}: {option} inside {other} {where}; choose another {option}")
+    return writable_file(path)
 
 
 def zoo_create(args):
@@ -136,8 +155,9 @@ def probe(args):
     if args.save:
         check_owned(args.save, "probes", "--save")
         writable_dir(Path(args.save).parent)
-    out = writable_file(args.out)  # checked before any work, as are the predictions' file and the runs
-    predictions = writable_file(args.predictions) if args.predictions else None
+    # checked before any work, as are the runs
+    out = output_file(args.out, "--out", ("--predictions", args.predictions), ("--save", args.save))
+    predictions = output_file(args.predictions, "--predictions", ("--save", args.save)) if args.predictions else None
     zoo = load_zoo(args.zoo)
     replicates = [runs_as_features(replicate_runs(runs, i), zoo, args.split_seed + i) for i in range(args.seeds)]
     wanted = list(BASELINES) if args.features is None else args.features
@@ -186,7 +206,7 @@ def predict(args):
 
     from hrlib.evaluate.saved import predict_checkpoints
 
-    out = writable_file(args.out) if args.out else None
+    out = output_file(args.out, "--out") if args.out else None
     table, scores = predict_checkpoints(args.run_dir, args.probes, args.checkpoints)
     print("reliability: each probe's score on the test split of the zoo it was fitted on")
     for target, row in scores.iterrows():
@@ -209,7 +229,7 @@ def sample(args):
     from hrlib import load_zoo
     from hrlib.hyper.sampling import compare_starts, summarize
 
-    out = writable_file(args.out) if args.out else None
+    out = output_file(args.out, "--out") if args.out else None
     zoo = load_zoo(args.zoo)
     table, samples = compare_starts(args.run_dir, zoo, args.n, epochs=args.epochs, epoch=args.epoch, top=args.top,
                                     seed=args.seed, device=args.device)
@@ -245,6 +265,12 @@ def _check_reproduce(args):
                                  f"directory per zoo, NAME=DIR_ZOO1,DIR_ZOO2,...")
     elif len(args.zoos) > 1:
         raise ValueError(f"{args.table} reads one zoo, got {len(args.zoos)}: {' '.join(args.zoos)}")
+    if args.target is not None and args.table != "table7":
+        raise ValueError(f"--target chooses table7's target; {args.table} scores its own, so leave --target out")
+    if args.train and args.table not in ("table1", "table2", "table3"):
+        raise ValueError(f"--train trains the runs of tables 1-3; {args.table} reads runs given with --run")
+    if args.epochs is not None and not args.train:
+        raise ValueError("--epochs sets the training that --train starts; add --train, or leave --epochs out")
     if args.table in ("table1", "table2", "table3") and not (runs or args.train):
         raise ValueError(f"{args.table} compares hyper-representations: give them with --run NAME=DIR, or add "
                          "--train to train them")
@@ -264,11 +290,11 @@ def reproduce(args):
     _check_reproduce(args)
     command = "hrlib " + " ".join(shlex.quote(a) for a in args.argv)
     if args.results:
-        writable_file(args.results)  # before the tables are computed, not after
+        output_file(args.results, "--results")  # before the tables are computed, not after
     start = time.perf_counter()
     key, title, body = rep.reproduce(
         args.table, args.zoos, args.runs or {}, seeds=args.seeds, split_seed=args.split_seed, paper=args.paper,
-        features=args.features, target=args.target, train=args.train, epochs=args.epochs,
+        features=args.features, target=args.target or "ggap", train=args.train, epochs=args.epochs,
         runs_dir=args.runs_dir, reduction=args.reduction, progress=not args.quiet)
     text = rep.section(key, title, body, command, time.perf_counter() - start)
     print(text)

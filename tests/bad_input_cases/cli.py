@@ -113,3 +113,32 @@ CASES += [
          "--results {tmp}/notes.txt: not a Markdown file (.md); hrlib rewrites a section of it, so name a Markdown "
          "file such as docs/results.md", _notes),
 ]
+CASES += [
+    Case("reproduce table5 --target", ("reproduce", "table5", "{zoo}", "--target", "Acc"),
+         "--target chooses table7's target; table5 scores its own, so leave --target out"),
+    Case("reproduce table5 --train", ("reproduce", "table5", "{zoo}", "--train", "--runs-dir", "{tmp}"),
+         "--train trains the runs of tables 1-3; table5 reads runs given with --run"),
+    Case("reproduce --epochs without --train", ("reproduce", "table1", "{zoo}", "--run", "E_cD={run}", "--epochs", "3"),
+         "--epochs sets the training that --train starts; add --train, or leave --epochs out"),
+]
+
+# ---- output files: never inside a zoo, run or probe folder, never one file for two outputs ----
+CASES += [
+    Case("probe --out onto a zoo's manifest",
+         ("probe", "{zoo}", "--features", "W", "--targets", "Eph", "--out", "{zoo}/manifest.json"),
+         "{zoo}/manifest.json: inside {zoo}, an hrlib zoo folder, where hrlib writes nothing else; choose another --out"),
+    Case("probe --out and --predictions one file",
+         ("probe", "{zoo}", "--features", "W", "--targets", "Eph", "--out", "{tmp}/t.csv", "--predictions", "{tmp}/t.csv"),
+         "{tmp}/t.csv: named by both --out and --predictions; give each its own file"),
+    Case("probe --out inside --save",
+         ("probe", "{zoo}", "--run", "E_cD={run}", "--features", "", "--out", "{tmp}/saved/t.csv", "--save", "{tmp}/saved"),
+         "{tmp}/saved/t.csv: --out inside --save {tmp}/saved; choose another --out"),
+    Case("sample --out inside a run", ("sample", "{run}", "{zoo}", "--out", "{run}/samples.csv"),
+         "{run}/samples.csv: inside {run}, an hrlib run folder, where hrlib writes nothing else; choose another --out"),
+    Case("predict --out inside a probe folder", ("predict", "{run}", "{probes}", "{zoo}", "--out", "{probes}/p.csv"),
+         "{probes}/p.csv: inside {probes}, an hrlib probes folder, where hrlib writes nothing else; choose another "
+         "--out"),
+    Case("reproduce --results inside a zoo", ("reproduce", "table5", "{zoo}", "--results", "{zoo}/results.md"),
+         "{zoo}/results.md: inside {zoo}, an hrlib zoo folder, where hrlib writes nothing else; choose another "
+         "--results"),
+]
