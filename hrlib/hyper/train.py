@@ -187,7 +187,8 @@ def _start(out: Path, config: TrainConfig, model_config: ModelConfig, device) ->
     state_file = out / "state.pt"
     if state_file.is_file():
         fix = f"move it out of {out} to train from the start, or choose another --out"
-        state = read_torch(state_file, device, fix)
+        # read onto the CPU: RNG states must stay there, and load_state_dict moves the rest to the model
+        state = read_torch(state_file, "cpu", fix)
         wrong = _resume(loop, state)
         if wrong:
             raise ValueError(f"{state_file}: refused: {wrong}; {fix}")

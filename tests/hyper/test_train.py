@@ -17,12 +17,13 @@ TINY = TrainConfig(
     epochs=2, batch_size=32, lr=1e-3,
     model=dict(d_model=16, heads=1, blocks=1, ff=32, latent=8, projection_hidden=16, projection_out=8),
 )
+LEFT = [".hrlib", "best.pt", "config.json", "history.csv", "result.json", "state.pt"]  # no lock, no temporary file
+COLUMNS = ["epoch", "train_loss", "val_loss", "val_r2", "lr"]
 
 
 def test_run_directory_history_and_result(tiny_zoo, tmp_path):
     run = train(tiny_zoo, tmp_path / "run", TINY, device="cpu", progress=False)
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [  # no lock, no temporary file left
-        ".hrlib", "best.pt", "config.json", "history.csv", "result.json", "state.pt"]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == LEFT
     history = pd.read_csv(tmp_path / "run" / "history.csv")
     assert list(history.epoch) == [1, 2]
     for column in ("train_loss", "train_mse", "train_contrast", "val_loss", "val_mse", "val_contrast", "val_r2", "lr", "samples_per_s"):
@@ -132,6 +133,8 @@ def test_a_killed_training_resumes_to_the_same_result(tiny_zoo, tmp_path):
     done = len(pd.read_csv(history))
     assert 1 <= done < 6, f"the kill came after {done} of 6 epochs"
     subprocess.run(cmd(tmp_path / "killed"), check=True, capture_output=True)
+    # neither the lock nor a file the kill cut short is left behind
+    assert sorted(p.name for p in (tmp_path / "killed").iterdir()) == LEFT
     whole, resumed = load_run(tmp_path / "whole"), load_run(tmp_path / "killed")
     columns = ["epoch", "train_loss", "val_loss", "val_r2", "lr"]
     pd.testing.assert_frame_equal(whole.history[columns], resumed.history[columns])
@@ -175,9 +178,6 @@ def test_a_split_other_than_70_15_15_trains_on_its_own_models(tiny_zoo, tmp_path
 
 
 # ---- run folders: hrlib's own, one training at a time, nothing lost ------------------------------------------
-
-LEFT = [".hrlib", "best.pt", "config.json", "history.csv", "result.json", "state.pt"]  # no lock, no temporary file
-COLUMNS = ["epoch", "train_loss", "val_loss", "val_r2", "lr"]
 
 
 def _argv(zoo, out, epochs: int) -> list[str]:
