@@ -8,6 +8,7 @@ missing or mistyped key is one line naming the file and the key, never a ``KeyEr
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 MAX_JSON_BYTES = 64 << 20  # hrlib's own index files are kilobytes; anything this large is not one
@@ -21,11 +22,27 @@ def _where(error) -> str:
     return f"'{out}'" if out else "the top level"
 
 
+def _validator_class():
+    """jsonschema's Draft 2020-12 validator, imported without the 1.5 s that rfc3987_syntax costs.
+
+    jsonschema imports rfc3987_syntax whenever it is installed (jupyter brings it) to check "iri"
+    formats, which hrlib's schemas never use, and that package builds a grammar at import: every
+    hrlib command would start 1.5 s later. It is hidden during jsonschema's first import only, and
+    importable again right after."""
+    hidden = "rfc3987_syntax" not in sys.modules and "jsonschema" not in sys.modules
+    if hidden:
+        sys.modules["rfc3987_syntax"] = None  # makes `import rfc3987_syntax` raise ImportError
+    try:
+        from jsonschema import Draft202012Validator
+    finally:
+        if hidden:
+            del sys.modules["rfc3987_syntax"]
+    return Draft202012Validator
+
+
 def problem(data, schema: dict) -> str | None:
     """What is wrong with `data` against `schema`, in a few words, or None."""
-    from jsonschema import Draft202012Validator
-
-    error = next(iter(sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))),
+    error = next(iter(sorted(_validator_class()(schema).iter_errors(data), key=lambda e: list(e.absolute_path))),
                  None)
     if error is None:
         return None
