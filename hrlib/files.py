@@ -46,7 +46,7 @@ def new_output(path) -> Path:
     """`path`, once it is known not to exist and its folder is writable: where a zoo will be written."""
     path = Path(path)
     if path.exists():
-        raise FileExistsError(f"{path} exists; remove it or choose another --out")
+        raise FileExistsError(f"{path} exists; hrlib writes a zoo only into a new folder: choose another --out")
     writable_dir(path.parent)
     return path
 
@@ -94,13 +94,19 @@ def check_owned(path, kind: str, option: str = "--out") -> Path:
     return path
 
 
+def mark(path, kind: str) -> Path:
+    """Write the marker that makes the existing folder `path` hrlib's `kind` folder (once it is checked)."""
+    path = Path(path)
+    if not (path / MARKER).is_file():
+        write_text(path / MARKER, json.dumps({"kind": kind}) + "\n")
+    return path
+
+
 def claim_dir(path, kind: str, option: str = "--out") -> Path:
     """Create (or adopt, when empty or already of this kind) the folder `path` as hrlib's `kind` folder."""
     path = check_owned(path, kind, option)
     writable_dir(path)
-    if not (path / MARKER).is_file():
-        write_text(path / MARKER, json.dumps({"kind": kind}) + "\n")
-    return path
+    return mark(path, kind)
 
 
 @contextlib.contextmanager
@@ -138,7 +144,7 @@ def atomic_dir(path, kind: str, option: str = "--out"):
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         yield tmp
-        (tmp / MARKER).write_text(json.dumps({"kind": kind}) + "\n")
+        mark(tmp, kind)
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
             os.replace(path, old / path.name)
@@ -176,8 +182,10 @@ def locked(lock_file, what: str):
     except OSError as err:
         raise OutputError(f"{lock_file.parent}: cannot write here ({err.strerror or err})") from None
     try:
+        program = Path(sys.argv[0]).name
+        program = "python -m hrlib" if program == "__main__.py" else program
         write_text(holder_file, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                            "command": " ".join(Path(sys.argv[0]).name.split() + sys.argv[1:])[:200],
+                                            "command": " ".join([program, *sys.argv[1:]])[:200],
                                             "since": time.strftime("%Y-%m-%d %H:%M:%S")}))
         yield
     finally:

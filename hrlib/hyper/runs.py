@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 
 from hrlib.errors import OutputError
-from hrlib.files import MARKER, atomic, check_owned, kind_of, write_text
+from hrlib.files import atomic, check_owned, kind_of, mark, write_text
 from hrlib.hyper.config import TrainConfig
 from hrlib.hyper.losses import LossConfig
 from hrlib.hyper.models import HyperRepresentation, ModelConfig, upgrade_settings
@@ -303,8 +303,7 @@ def check_run_folder(out) -> Path:
 def adopt_run_folder(out: Path):
     """Mark a run folder that `check_run_folder` accepted as hrlib's run, and remove the temporary files a
     killed training left (``.tmp-*-state.pt``, ...); call it holding the run's lock."""
-    if kind_of(out) != "run":
-        write_text(out / MARKER, json.dumps({"kind": "run"}) + "\n")
+    mark(out, "run")
     for name in RUN_FILES:
         for stale in out.glob(f".tmp-*-{name}"):
             stale.unlink(missing_ok=True)

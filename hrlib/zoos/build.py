@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from hrlib.datasets import catalog
-from hrlib.files import MARKER, atomic, check_owned, claim_dir, kind_of, locked, new_output, write_text
+from hrlib.files import atomic, check_owned, claim_dir, kind_of, locked, mark, new_output, write_text
 from hrlib.zoos import architectures as arch
 from hrlib.zoos.estimate import check_room
 from hrlib.zoos.population import FACTORS, metric_names, pick_device, train_population
@@ -149,7 +149,7 @@ class Build:
         if kind_of(self.work) != "build":
             if not (self.work.is_dir() and _is_legacy_work(self.work)):
                 check_owned(self.work, "build")  # refused, naming what is there
-            write_text(self.work / MARKER, json.dumps({"kind": "build"}) + "\n")  # adopted
+            mark(self.work, "build")  # adopted
         plan_file = self.work / "plan.json"
         if plan_file.is_file() and plan_file.read_bytes() != self.plan.encode():
             raise ValueError(f"{self.work} holds an interrupted build of a different configuration (its plan.json); "

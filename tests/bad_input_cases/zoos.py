@@ -50,9 +50,9 @@ def _work_of_another_build(paths):
 
 CASES += [
     Case("zoo create --out an existing zoo", ("zoo", "create", "tetris_seed", "--out", "{zoo}", *SMALL),
-         "{zoo} exists; remove it or choose another --out"),
+         "{zoo} exists; hrlib writes a zoo only into a new folder: choose another --out"),
     Case("zoo create --out a folder of the user's", ("zoo", "create", "tetris_seed", "--out", "{tmp}/project", *SMALL),
-         "{tmp}/project exists; remove it or choose another --out", _notes),
+         "{tmp}/project exists; hrlib writes a zoo only into a new folder: choose another --out", _notes),
     Case("zoo create whose work folder is the user's", (*CREATE, *SMALL),
          "{tmp}/.zoo.partial: exists and is a folder hrlib did not write, not an hrlib build folder; hrlib never "
          "writes into or replaces it; choose another --out", _notes_in_work_folder),
