@@ -32,8 +32,12 @@ class _Parser(argparse.ArgumentParser):
                           help="log progress details; show the traceback of a bug in hrlib")
 
     def error(self, message):
-        lost = message.startswith(("the following arguments are required", "unrecognized arguments"))
-        raise UsageError(f"{message}; see {self.prog} --help" if lost else message)
+        if message.startswith(("the following arguments are required", "unrecognized arguments")):
+            message += f"; see {self.prog} --help"
+        elif message.endswith("expected one argument"):  # argparse takes `--split -1,1,1` for two options
+            option = message.removeprefix("argument ").split(":")[0].split("/")[0]
+            message += f"; a value that starts with '-' is given as {option}=VALUE"
+        raise UsageError(message)
 
 
 # ---- option types: each refuses a bad value with a line that argparse prefixes with the option's name ----
@@ -80,13 +84,12 @@ def split_fractions(text: str) -> tuple[float, float, float]:
     return fractions
 
 
-def name_list(what: str, when_none: str | None = None):
-    """An option type: comma-separated names, each named once; naming none is refused unless `when_none`
-    (what naming none means) is given."""
+def name_list(what: str, none_allowed: bool = False):
+    """An option type: comma-separated names, each named once; naming none is refused unless `none_allowed`."""
 
     def names(text: str) -> list[str]:
         found = [t.strip() for t in text.split(",") if t.strip()]
-        if not found and when_none is None:
+        if not found and not none_allowed:
             raise argparse.ArgumentTypeError(f"names no {what}, got {text!r}; leave the option out for the default")
         twice = sorted({name for name in found if found.count(name) > 1})
         if twice:
@@ -211,7 +214,7 @@ def parser() -> argparse.ArgumentParser:
     probe.add_argument("--run", dest="runs", type=run_spec, action=RunsAction, metavar="[NAME=]RUN_DIR",
                        help="a trained hyper-representation; its z becomes a feature set (repeatable)")
     probe.add_argument("--out", required=True, help="CSV file for the table (targets × feature sets, %%)")
-    probe.add_argument("--features", type=name_list("feature set", when_none="none"),
+    probe.add_argument("--features", type=name_list("feature set", none_allowed=True),
                        help="comma-separated baselines (default W,PCA_l,PCA_c,PCA_r,UMAP,s(W); also s_U(W); sW for "
                             "s(W); '' for none)")
     probe.add_argument("--targets", type=name_list("property"),

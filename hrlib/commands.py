@@ -137,7 +137,7 @@ def _fit_failure(err: Exception, args) -> ValueError | None:
         if any(m == prefix or m.startswith(prefix + ".") for m in modules):
             given = " and ".join(f"--{o.replace('_', '-')} {getattr(args, o)}" for o in options)
             message = str(err).splitlines()[0] if str(err) else type(err).__name__
-            return ValueError(f"{what} cannot be fitted on this zoo with {given} ({message}); choose smaller sizes")
+            return ValueError(f"{what} cannot be fitted on this zoo with {given} ({message}); choose fewer components")
     return None
 
 
@@ -155,7 +155,7 @@ def probe(args):
     if args.save:
         check_owned(args.save, "probes", "--save")
         writable_dir(Path(args.save).parent)
-    # checked before any work, as are the runs
+    # every output is checked before any work, as are the runs below
     out = output_file(args.out, "--out", ("--predictions", args.predictions), ("--save", args.save))
     predictions = output_file(args.predictions, "--predictions", ("--save", args.save)) if args.predictions else None
     zoo = load_zoo(args.zoo)

@@ -60,8 +60,9 @@ CASES += [
          f"argument --umap-components: {WHOLE} 1, got '0'"),
     Case("probe --split-seed negative", (*PROBE, "--split-seed", "-1"), f"argument --split-seed: {SEED}, got '-1'"),
     Case("probe --n-components more than the zoo allows",
-         ("probe", "{zoo}", "--features", "PCA_l", "--targets", "Eph", "--n-components", "100000", "--out", "{tmp}/t.csv"),
-         "PCA cannot be fitted on this zoo with --n-components 100000 ({any}); choose smaller sizes"),
+         ("probe", "{zoo}", "--features", "PCA_l", "--targets", "Eph", "--n-components", "100000",
+          "--out", "{tmp}/t.csv"),
+         "PCA cannot be fitted on this zoo with --n-components 100000 ({any}); choose fewer components"),
     Case("train --seeds 0", ("train", "{zoo}", "--out", "{tmp}/run", "--seeds", "0"),
          f"argument --seeds: {WHOLE} 1, got '0'"),
     Case("zoo create --cpus-per-task 0",
@@ -126,12 +127,15 @@ CASES += [
 CASES += [
     Case("probe --out onto a zoo's manifest",
          ("probe", "{zoo}", "--features", "W", "--targets", "Eph", "--out", "{zoo}/manifest.json"),
-         "{zoo}/manifest.json: inside {zoo}, an hrlib zoo folder, where hrlib writes nothing else; choose another --out"),
+         "{zoo}/manifest.json: inside {zoo}, an hrlib zoo folder, where hrlib writes nothing else; choose another "
+         "--out"),
     Case("probe --out and --predictions one file",
-         ("probe", "{zoo}", "--features", "W", "--targets", "Eph", "--out", "{tmp}/t.csv", "--predictions", "{tmp}/t.csv"),
+         ("probe", "{zoo}", "--features", "W", "--targets", "Eph", "--out", "{tmp}/t.csv",
+          "--predictions", "{tmp}/t.csv"),
          "{tmp}/t.csv: named by both --out and --predictions; give each its own file"),
     Case("probe --out inside --save",
-         ("probe", "{zoo}", "--run", "E_cD={run}", "--features", "", "--out", "{tmp}/saved/t.csv", "--save", "{tmp}/saved"),
+         ("probe", "{zoo}", "--run", "E_cD={run}", "--features", "", "--out", "{tmp}/saved/t.csv",
+          "--save", "{tmp}/saved"),
          "{tmp}/saved/t.csv: --out inside --save {tmp}/saved; choose another --out"),
     Case("sample --out inside a run", ("sample", "{run}", "{zoo}", "--out", "{run}/samples.csv"),
          "{run}/samples.csv: inside {run}, an hrlib run folder, where hrlib writes nothing else; choose another --out"),
@@ -141,4 +145,8 @@ CASES += [
     Case("reproduce --results inside a zoo", ("reproduce", "table5", "{zoo}", "--results", "{zoo}/results.md"),
          "{zoo}/results.md: inside {zoo}, an hrlib zoo folder, where hrlib writes nothing else; choose another "
          "--results"),
+]
+CASES += [
+    Case("a value that starts with '-'", ("train", "{zoo}", "--out", "{tmp}/run", "--split", "-0.5,1,0.5"),
+         "argument --split: expected one argument; a value that starts with '-' is given as --split=VALUE"),
 ]
