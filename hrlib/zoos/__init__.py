@@ -6,6 +6,7 @@
 - `zoo`: the `Zoo` type and its on-disk format (`load_zoo`);
 - `presets`: the catalogue of named zoo recipes; `build`: building one, resumably;
 - `cluster`: the same build with its shards on a Ray cluster;
+- `checkpoints`: reading checkpoint files, each checked for what it claims to be (importers, `hrlib predict`);
 - `importers`: zoos in other formats (Unterthiner et al., Model Zoos, folders of state_dicts);
 - `summary`: a zoo described in a few lines.
 """
