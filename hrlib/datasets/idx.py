@@ -310,6 +310,8 @@ def add_to_cache(directory) -> tuple[list[str], dict[str, str]]:
     their name that were not installed, each with the reason (unreadable, or not a known file).
     """
     directory = Path(directory)
+    if directory.is_file():
+        raise NotADirectoryError(f"{directory}: is a file, not a folder; give the folder that holds the IDX files")
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: no such folder")
     known = {sha: (name, file) for name, s in SOURCES.items() for file, sha in s.sha256.items()}

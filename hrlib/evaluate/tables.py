@@ -55,13 +55,16 @@ def _resolve_targets(properties: pd.DataFrame, targets) -> list[str]:
     if targets is None:
         return default_targets(properties)
     by_label = {label(c): c for c in properties.columns}
-    columns = []
+    given = {}  # column -> the spelling that named it first
     for t in targets:
         column = t if t in properties.columns else by_label.get(t)
         if column is None:
             raise ValueError(f"unknown target {t!r}; the zoo's properties have {list(properties.columns)}")
-        columns.append(column)
-    return columns
+        if column in given:
+            spellings = given[column] if given[column] == t else f"{given[column]} and {t}"
+            raise ValueError(f"--targets names the property {column} twice ({spellings}); give it once")
+        given[column] = t
+    return list(given)
 
 
 def _split_rows(zoo, split: Split | None, split_seed: int) -> tuple[Split, dict[str, np.ndarray]]:

@@ -63,7 +63,8 @@ def rows_at(zoo: Zoo, models, epoch: int) -> np.ndarray:
     rows = zoo.rows(models)
     rows = rows[zoo.properties["epoch"].to_numpy()[rows] == epoch]
     if not len(rows):
-        raise ValueError(f"the zoo has no checkpoints at epoch {epoch}; it keeps {sorted(zoo.properties['epoch'].unique())}")
+        kept = sorted(map(int, zoo.properties["epoch"].unique()))
+        raise ValueError(f"the zoo has no checkpoints at epoch {epoch}; it keeps {kept}")
     return rows
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from hrlib.files import kind_of
 from hrlib.zoos.layout import Layout
 from hrlib.zoos.zoo import load_zoo
 
@@ -187,6 +188,10 @@ def read_checkpoints(sources, layout: Layout, expected: str = "expected") -> tup
             tables.append(props.assign(checkpoint=names.to_numpy()))
             parts.append(zoo.samples())
             continue
+        kind = kind_of(src)
+        if kind not in (None, "zoo"):
+            raise ImportFormatError(f"{src}: an hrlib {kind} folder, not a folder of checkpoints; give a zoo, "
+                                    "checkpoint files or a folder of them")
         for path in checkpoint_files(src):
             weights = flat(load_state_dict(path), layout, path,
                            "a checkpoint of another architecture ({own}); " + expected + " {layout}")

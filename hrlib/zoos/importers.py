@@ -412,6 +412,8 @@ def import_zoo(format: str, src, out, architecture=None, properties=None) -> Zoo
     """Convert the zoo at `src`, in `format` (one of FORMATS), into an hrlib zoo at `out`."""
     if format not in FORMATS:
         raise ValueError(f"unknown format {format!r}; known: {sorted(FORMATS)}")
+    if Path(src).is_file():
+        raise ImportFormatError(f"{src}: is a file, not a folder; give the folder that holds the {format} zoo")
     if not Path(src).is_dir():
         raise ImportFormatError(f"{src}: no such directory")
     return FORMATS[format](src, out, architecture=architecture, properties=properties)

@@ -75,6 +75,8 @@ CASES += [
          f"argument --epochs: {WHOLE} 0, got '-1'"),
     Case("sample --epoch negative", ("sample", "{run}", "{zoo}", "--epoch", "-1"),
          f"argument --epoch: {WHOLE} 0, got '-1'"),
+    Case("sample --epoch the zoo does not keep", ("sample", "{run}", "{zoo}", "--epoch", "99"),
+         "the zoo has no checkpoints at epoch 99; it keeps [0, 1, 2, 3, 4, 5]"),
     Case("sample --top 0", ("sample", "{run}", "{zoo}", "--top", "0"),
          "argument --top: expected a fraction in (0, 1] such as 0.3, got '0'"),
     Case("sample --top nan", ("sample", "{run}", "{zoo}", "--top", "nan"),
@@ -90,6 +92,9 @@ CASES += [
 CASES += [
     Case("probe --targets naming one twice", (*PROBE, "--targets", "Eph,Acc,Eph"),
          "argument --targets: names Eph twice, in 'Eph,Acc,Eph'"),
+    Case("probe --targets naming one property by its label and its column",
+         ("probe", "{zoo}", "--features", "W", "--targets", "Eph,epoch", "--out", "{tmp}/t.csv"),
+         "--targets names the property epoch twice (Eph and epoch); give it once"),
     Case("probe --targets naming none", (*PROBE, "--targets", ","),
          "argument --targets: names no property, got ','; leave the option out for the default"),
     Case("reproduce --features naming none", ("reproduce", "table5", "{zoo}", "--features", ""),
@@ -149,4 +154,8 @@ CASES += [
 CASES += [
     Case("a value that starts with '-'", ("train", "{zoo}", "--out", "{tmp}/run", "--split", "-0.5,1,0.5"),
          "argument --split: expected one argument; a value that starts with '-' is given as --split=VALUE"),
+]
+CASES += [
+    Case("data add a file", ("data", "add", "{tmp}/notes.txt"),
+         "{tmp}/notes.txt: is a file, not a folder; give the folder that holds the IDX files", _notes),
 ]

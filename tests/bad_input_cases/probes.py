@@ -220,6 +220,8 @@ CASES += [
     Case("predict a checkpoint whose weight is one value broadcast", ON_NET,
          "{tmp}/net.pt: the tensor '1.weight' shows 80 values but stores 1 (a broadcast or expanded view); save it "
          "with tensor.clone()", _state(lambda s: s | {"1.weight": torch.ones(1).expand(5, 16)})),
+    Case("predict a run folder as the checkpoints", ("predict", "{run}", "{probes}", "{run}"),
+         "{run}: an hrlib run folder, not a folder of checkpoints; give a zoo, checkpoint files or a folder of them"),
     Case("predict a folder without checkpoints", ("predict", "{run}", "{probes}", "{tmp}"),
          "{tmp}: no checkpoint files (.pt, .pth, .ckpt)", lambda paths: (paths["tmp"] / "notes.txt").write_text("x")),
 ]
@@ -296,6 +298,10 @@ CASES += [
     Case("import a properties CSV with a negative epoch", IMPORT_CSV,
          "{tmp}/props.csv, line 3: epoch -5 is not a whole number in 0..1000000",
          _with_csv("file,model,epoch\nm0.pt,a,0\nm1.pt,a,-5\n")),
+    Case("import a checkpoint file instead of its folder",
+         ("zoo", "import", "state_dicts", "{tmp}/m.pt", "--out", "{tmp}/zoo"),
+         "{tmp}/m.pt: is a file, not a folder; give the folder that holds the state_dicts zoo",
+         lambda paths: torch.save(_tetris(), paths["tmp"] / "m.pt")),
     Case("import a binary file as the properties CSV", IMPORT_CSV,
          "{tmp}/props.csv: not a readable CSV file ({any})", _binary_csv),
     Case("import a trial whose params.json is cut short", MODELZOOS,
