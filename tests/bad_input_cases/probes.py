@@ -1,7 +1,6 @@
 """Bad inputs to `hrlib probe --save`, `hrlib predict` and probe folders, to the checkpoints and zoos
 `hrlib predict` and `hrlib zoo import` read, and to `hrlib sample`."""
 
-import json
 import shutil
 import zipfile
 
@@ -10,8 +9,8 @@ import pandas as pd
 import torch
 
 from hrlib.zoos.architectures import build_module
-from hrlib.zoos.zoo import sha256
 from tests.bad_input_cases import Case
+from tests.evaluate.test_saved import resave
 
 CASES: list[Case] = []
 
@@ -52,13 +51,7 @@ def _index(text: str):
 def _resave(arrays=None, index=None):
     """A setup that changes the copied folder's arrays and index, keeping the checksum that ties them true."""
     def setup(paths):
-        folder = _copy(paths)
-        with np.load(folder / "probes.npz") as npz:
-            content = dict(npz)
-        np.savez(folder / "probes.npz", **(arrays(content) if arrays else content))
-        record = json.loads((folder / "probes.json").read_text())
-        record["arrays_sha256"] = sha256(folder / "probes.npz")
-        (folder / "probes.json").write_text(json.dumps(index(record) if index else record))
+        resave(_copy(paths), arrays, index)
     return setup
 
 

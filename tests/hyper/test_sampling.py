@@ -12,7 +12,6 @@ from hrlib.hyper.runs import load_run
 from hrlib.hyper import sampling
 from hrlib.hyper.sampling import (MAX_NETWORKS, MAX_WEIGHTS, anchor_rows, check_count, compare_starts, sample_networks,
                                   summarize)
-from hrlib.zoos.population import FACTORS
 
 
 def test_sampled_weights_have_the_zoos_layout_and_the_nearest_anchors_recipe(tiny_zoo, tiny_run):
