@@ -18,14 +18,14 @@ PRINTED_ROWS = 20  # checkpoints `hrlib predict` prints; --out writes them all
 def output_file(path, option: str, *others: tuple[str, str | None]) -> Path:
     """`path`, once it can be written, lies in no folder hrlib wrote (a table never replaces a zoo's manifest or
     a run's checkpoint) and is none of the `others` (option, path) this command also writes."""
-    full = Path(os.path.abspath(path))
+    full = Path(os.path.realpath(path))  # a symlink into a zoo is inside the zoo
     for folder in full.parents:
         kind = kind_of(folder)
         if kind is not None:
             raise OutputError(f"{path}: inside {folder}, an hrlib {kind} folder, where hrlib writes nothing else; "
                               f"choose another {option}")
     for other, where in others:
-        there = None if where is None else Path(os.path.abspath(where))
+        there = None if where is None else Path(os.path.realpath(where))
         if there == full:
             raise OutputError(f"{path}: named by both {option} and {other}; give each its own file")
         if there in full.parents:

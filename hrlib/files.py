@@ -56,8 +56,24 @@ def writable_file(path) -> Path:
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{path}: is a folder; name a file")
+    _check_regular(path)
     writable_dir(path.parent)
     return path
+
+
+def _check_regular(path: Path):
+    """Refuse a device, pipe or socket at `path`: writing a file there would replace it (/dev/full)."""
+    if path.exists() and not path.is_file():
+        raise OutputError(f"{path}: not a regular file (a device, pipe or socket); name a file")
+
+
+def _new_mode(path: Path, folder: bool = False) -> int:
+    """The permissions a new file (or folder) gets from the umask, or those of the file it replaces."""
+    if path.exists():
+        return path.stat().st_mode & 0o7777
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if folder else 0o666) & ~umask
 
 
 def kind_of(path) -> str | None:
@@ -116,10 +132,12 @@ def atomic(path):
     The temporary name is unique (two writers never share it) and ends like `path` (``.tmp-XXXX-t.csv.gz``
     for ``t.csv.gz``), so writers that read a format off the suffix (pandas' compression, numpy's
     ``.npz``) write the same file."""
-    path = Path(path)
+    path = Path(os.path.realpath(path))  # through a symlink: the link stays, its target is written
+    _check_regular(path)
     fd, name = tempfile.mkstemp(prefix=".tmp-", suffix=f"-{path.name}", dir=path.parent)
     os.close(fd)
     tmp = Path(name)
+    tmp.chmod(_new_mode(path))  # mkstemp makes files only their owner can read
     try:
         yield tmp
         os.replace(tmp, path)
@@ -142,6 +160,7 @@ def atomic_dir(path, kind: str, option: str = "--out"):
     path = check_owned(path, kind, option)
     writable_dir(path.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    tmp.chmod(_new_mode(path, folder=True))
     try:
         yield tmp
         mark(tmp, kind)

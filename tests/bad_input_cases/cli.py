@@ -159,3 +159,17 @@ CASES += [
     Case("data add a file", ("data", "add", "{tmp}/notes.txt"),
          "{tmp}/notes.txt: is a file, not a folder; give the folder that holds the IDX files", _notes),
 ]
+
+
+def _link_to_manifest(paths):
+    (paths["tmp"] / "link.csv").symlink_to(paths["zoo"] / "manifest.json")
+
+
+CASES += [
+    Case("probe --out a device", ("probe", "{zoo}", "--features", "W", "--targets", "Eph", "--out", "/dev/full"),
+         "/dev/full: not a regular file (a device, pipe or socket); name a file"),
+    Case("probe --out a symlink into a zoo",
+         ("probe", "{zoo}", "--features", "W", "--targets", "Eph", "--out", "{tmp}/link.csv"),
+         "{tmp}/link.csv: inside {zoo}, an hrlib zoo folder, where hrlib writes nothing else; choose another --out",
+         _link_to_manifest),
+]

@@ -1,0 +1,41 @@
+"""Files hrlib writes: atomically, with the permissions a user expects, through symlinks, never over devices."""
+
+import os
+import stat
+
+import pytest
+
+from hrlib.errors import OutputError
+from hrlib.files import atomic_dir, write_text
+
+
+def test_a_written_file_gets_the_umask_or_keeps_the_mode_it_replaces(tmp_path):
+    old = os.umask(0o022)
+    try:
+        fresh = write_text(tmp_path / "t.csv", "a")
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o644  # not the 0600 of a temporary file
+        shared = tmp_path / "shared.md"
+        shared.write_text("x")
+        shared.chmod(0o664)
+        write_text(shared, "y")
+        assert stat.S_IMODE(shared.stat().st_mode) == 0o664 and shared.read_text() == "y"
+        with atomic_dir(tmp_path / "zoo", "zoo") as tmp:
+            (tmp / "f").write_text("z")
+        assert stat.S_IMODE((tmp_path / "zoo").stat().st_mode) == 0o755
+    finally:
+        os.umask(old)
+
+
+def test_a_symlink_is_written_through_and_stays_a_link(tmp_path):
+    target = tmp_path / "results.md"
+    target.write_text("old")
+    link = tmp_path / "link.md"
+    link.symlink_to(target)
+    write_text(link, "new")
+    assert link.is_symlink() and target.read_text() == "new"
+
+
+def test_a_device_is_never_replaced_by_a_file():
+    with pytest.raises(OutputError, match="/dev/null: not a regular file"):
+        write_text("/dev/null", "x")
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
