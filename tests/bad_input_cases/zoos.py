@@ -53,6 +53,10 @@ CASES += [
          "{zoo} exists; hrlib writes a zoo only into a new folder: choose another --out"),
     Case("zoo create --out a folder of the user's", ("zoo", "create", "tetris_seed", "--out", "{tmp}/project", *SMALL),
          "{tmp}/project exists; hrlib writes a zoo only into a new folder: choose another --out", _notes),
+    Case("zoo import --out a folder of the user's", ("zoo", "import", "state_dicts", "{tmp}/project", "--out", "{tmp}/project"),
+         "{tmp}/project exists; hrlib writes a zoo only into a new folder: choose another --out", _notes),
+    Case("zoo import --out a run", ("zoo", "import", "state_dicts", "{tmp}", "--out", "{run}"),
+         "{run} exists; hrlib writes a zoo only into a new folder: choose another --out"),
     Case("zoo create whose work folder is the user's", (*CREATE, *SMALL),
          "{tmp}/.zoo.partial: exists and is a folder hrlib did not write, not an hrlib build folder; hrlib never "
          "writes into or replaces it; choose another --out", _notes_in_work_folder),
