@@ -7,6 +7,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 RUNS ?= runs
+# OpenMP workers that wait passively share the cores with another job (docs/performance.md, "Sharing the CPU").
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: setup run test bench data
 setup: $(VENV)/.installed

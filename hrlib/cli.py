@@ -316,6 +316,10 @@ def _raised_in_hrlib(err: BaseException) -> bool:
 
 def main(argv=None) -> int:
     _tolerate_any_terminal()
+    # OpenMP's workers spin while they wait: beside another busy job, two torch threads on two cores
+    # trained 3.2x slower than the fastest setting alone, passive ones 1.8x (benchmarks/thread_contention.py).
+    # It must be set before torch is imported, which the commands do only when they run.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = parser().parse_args(argv)

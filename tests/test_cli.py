@@ -100,3 +100,12 @@ def test_a_value_error_from_deep_inside_a_library_is_a_bug_not_a_refusal(monkeyp
     assert capsys.readouterr().err.startswith("hrlib: internal error: JSONDecodeError: Expecting property name")
     assert main(["reproduce", "table7", str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith("hrlib: error: table7 transfers probes between zoos")
+
+
+def test_the_command_lets_openmp_wait_passively_unless_told_otherwise(monkeypatch, capsys):
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert main(["zoo", "presets"]) == 0
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert main(["zoo", "presets"]) == 0
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
