@@ -125,6 +125,16 @@ def claim_dir(path, kind: str, option: str = "--out") -> Path:
     return mark(path, kind)
 
 
+def remove_owned(path, kind: str):
+    """Remove the folder `path` and all it holds, once its marker says hrlib wrote it as a `kind` folder;
+    anything else is refused, so no folder a user named is ever removed."""
+    path = Path(path)
+    found = kind_of(path)
+    if found != kind:
+        raise OutputError(f"{path}: is {_describe(found)}, not an hrlib {kind} folder; hrlib never removes it")
+    shutil.rmtree(path)
+
+
 @contextlib.contextmanager
 def atomic(path):
     """Yield a temporary path beside `path`; when the block succeeds it replaces `path` in one step.
@@ -165,10 +175,11 @@ def atomic_dir(path, kind: str, option: str = "--out"):
         yield tmp
         mark(tmp, kind)
         if path.exists():
+            check_owned(path, kind, option)  # again: the folder may have changed while the block ran
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
             os.replace(path, old / path.name)
             os.replace(tmp, path)
-            shutil.rmtree(old)
+            shutil.rmtree(old)  # a folder of our own making, holding only the checked one
         else:
             os.replace(tmp, path)
     finally:
@@ -208,6 +219,10 @@ def locked(lock_file, what: str):
                                             "since": time.strftime("%Y-%m-%d %H:%M:%S")}))
         yield
     finally:
-        holder_file.unlink(missing_ok=True)
-        lock_file.unlink(missing_ok=True)
+        try:  # only the record this process wrote, never a file of that name it did not
+            if json.loads(holder_file.read_text()).get("pid") == os.getpid():
+                holder_file.unlink()
+        except (OSError, ValueError, AttributeError):
+            pass
+        lock_file.unlink(missing_ok=True)  # the lock file filelock made (or took over), empty
         lock.release()

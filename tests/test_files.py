@@ -39,3 +39,19 @@ def test_a_device_is_never_replaced_by_a_file():
     with pytest.raises(OutputError, match="/dev/null: not a regular file"):
         write_text("/dev/null", "x")
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_only_a_folder_marked_as_hrlibs_of_that_kind_is_removed(tmp_path):
+    from hrlib.files import claim_dir, remove_owned
+
+    users = tmp_path / "notes"
+    users.mkdir()
+    (users / "week.txt").write_text("a week of notes")
+    claim_dir(tmp_path / "run", "run")
+    for folder, kind in ((users, "build"), (tmp_path / "run", "build")):
+        with pytest.raises(OutputError, match="hrlib never removes it"):
+            remove_owned(folder, kind)
+    assert (users / "week.txt").read_text() == "a week of notes" and (tmp_path / "run").is_dir()
+    claim_dir(tmp_path / "work", "build")
+    remove_owned(tmp_path / "work", "build")
+    assert not (tmp_path / "work").exists()

@@ -25,7 +25,6 @@ import hashlib
 import json
 import logging
 import re
-import shutil
 import time
 import zipfile
 from pathlib import Path
@@ -34,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from hrlib.datasets import catalog
-from hrlib.files import atomic, check_owned, claim_dir, kind_of, locked, mark, new_output, write_text
+from hrlib.files import atomic, check_owned, claim_dir, kind_of, locked, mark, new_output, remove_owned, write_text
 from hrlib.zoos import architectures as arch
 from hrlib.zoos.estimate import check_room
 from hrlib.zoos.population import FACTORS, metric_names, pick_device, train_population
@@ -247,7 +246,7 @@ class Build:
         if self.missing:
             return None
         assemble(self.preset, merged, time.perf_counter() - self.started).save(self.out)
-        shutil.rmtree(self.work)
+        remove_owned(self.work, "build")
         self.close()
         return load_zoo(self.out)
 
