@@ -1,70 +1,101 @@
-"""Hyper-representation training throughput on this machine, in one process.
+"""Hyper-representation training speed: each CPU recipe's float32 path against the faster ones, in one process.
 
-Times training steps (two augmented views, forward, loss, backward, Adam) of the CPU default
-tetris recipe and of the paper-size one on the same batches, and prints samples per second for
-each, the ratio between them, and what a full epoch of `tetris_seed` (53,200 training
-checkpoints) and each recipe's whole schedule would take at that speed.
+For tetris_cpu on the tetris MLP and mnist_cpu on CNN-s and CNN-u, times training steps (two
+augmented views, forward, loss, backward, Adam) on random weight vectors of the zoo's layout, in
+these settings on the same batches:
 
-    python benchmarks/train_speed.py [--steps 20] [--device auto]
+- baseline: the recipe as it is, in float32, the path of hrlib's exactness tests;
+- bfloat16: the recipe with `precision="bfloat16"` (autocast where the CPU has bfloat16
+  instructions; the same as the baseline where it has none);
+- no dropout, and bfloat16 without dropout, for a recipe that has dropout (mnist_cpu).
+
+The settings are timed in turns (`--repeats` rounds, median of each), so a change in machine load
+hits all of them. Printed per recipe: samples/s of each, its ratio to the baseline, the share of
+the float32 roofline it reaches (FLOPs per sample counted by torch, against a float32 product of
+the blocks' own shape timed in the same process), and what an epoch of the recipe's CPU zoo takes.
+The CPU's model and flags come first: bfloat16 is fast only with AVX-512 BF16 or AMX.
+
+    python benchmarks/train_speed.py [--steps 5] [--repeats 3] [--threads 1] [--recipes tetris_cpu,cnn_s,cnn_u]
 """
 
 import argparse
+import statistics
 import time
 
 import torch
 
-from hrlib.zoos import architectures as arch
+from hrlib.hyper import tokens as tok
 from hrlib.hyper.augment import permutation_bank, two_views
-from hrlib.hyper.models import HyperRepresentation, ModelConfig
-from hrlib.zoos.population import pick_device
 from hrlib.hyper.config import get_recipe
-from hrlib.hyper.train import _step_loss
+from hrlib.hyper.models import HyperRepresentation, ModelConfig
+from hrlib.hyper.train import _step_loss, autocast, precision
+from hrlib.zoos import architectures as arch
+from train_profile import CASES, cpu_description, flops_per_sample, matmul_gflops
 
-TRAIN_ROWS = 700 * 76  # training checkpoints of the full tetris_seed zoo
+SETTINGS = {"baseline": dict(precision="float32"), "bfloat16": dict(precision="bfloat16"),
+            "no dropout": dict(precision="float32", model=dict(dropout=0.0)),
+            "bfloat16, no dropout": dict(precision="bfloat16", model=dict(dropout=0.0))}
+EPOCH_ROWS = {"tetris_cpu": 700 * 76, "cnn_s": 210 * 16, "cnn_u": 210 * 16}  # training checkpoints of the CPU zoos
 
 
-def throughput(recipe: str, steps: int, device) -> float:
-    config = get_recipe(recipe)
-    layout = arch.layout_of("tetris_mlp")
-    model = HyperRepresentation(ModelConfig(layout=layout.to_dict(), **config.model)).to(device).train()
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    bank = permutation_bank(layout).to(device)
-    gen = torch.Generator(device).manual_seed(0)
-    batch = torch.randn(config.batch_size, layout.n_params, device=device)
+class Stepper:
+    """Training steps of one configuration on a fixed batch, ready to be timed."""
 
-    def step():
-        views = two_views(batch, bank, config.augment, gen)
-        loss, _ = _step_loss(model, views, config.loss)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    def __init__(self, config, layout):
+        torch.manual_seed(0)
+        self.config, self.device = config, torch.device("cpu")
+        self.model = HyperRepresentation(ModelConfig(layout=layout.to_dict(), **config.model)).train()
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.bank = permutation_bank(layout, config.bank_size, torch.Generator().manual_seed(0))
+        self.gen = torch.Generator().manual_seed(0)
+        self.batch = torch.randn(config.batch_size, layout.n_params) * 0.1
 
-    for _ in range(3):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return steps * config.batch_size / (time.perf_counter() - start)
+    def samples_per_s(self, steps: int) -> float:
+        started = time.perf_counter()
+        for _ in range(steps):
+            views = two_views(self.batch, self.bank, self.config.augment, self.gen, train=True)
+            with autocast(self.config, self.device):
+                loss, _ = _step_loss(self.model, views, self.config.loss)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+        return steps * len(self.batch) / (time.perf_counter() - started)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--steps", type=int, default=5, help="steps per timing")
+    parser.add_argument("--repeats", type=int, default=3, help="timings of each setting, taken in turns")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--recipes", default=",".join(CASES), help=f"comma-separated, of {', '.join(CASES)}")
     args = parser.parse_args()
-    device = pick_device(args.device)
-    speeds = {}
-    for recipe in ("tetris_cpu", "tetris_paper"):
-        speeds[recipe] = throughput(recipe, args.steps, device)
-        epochs = get_recipe(recipe).epochs
-        per_epoch = TRAIN_ROWS / speeds[recipe]
-        print(f"{recipe:13s} {speeds[recipe]:9.0f} samples/s   {per_epoch:7.1f} s per tetris_seed epoch   "
-              f"{epochs} epochs ≈ {epochs * per_epoch / 60:7.1f} min  ({device})")
-    print(f"tetris_cpu is {speeds['tetris_cpu'] / speeds['tetris_paper']:.1f}x the paper-size throughput")
+    torch.set_num_threads(args.threads)
+    print(cpu_description())
+    for case in args.recipes.split(","):
+        recipe, architecture = CASES[case]
+        layout = arch.layout_of(architecture)
+        dropout = get_recipe(recipe).model.get("dropout", ModelConfig.dropout)
+        configs = {name: get_recipe(recipe).replace(**changes) for name, changes in SETTINGS.items()
+                   if dropout or "dropout" not in name}
+        steppers = {name: Stepper(config, layout) for name, config in configs.items()}
+        for stepper in steppers.values():
+            stepper.samples_per_s(2)  # warm-up
+        speeds = {name: [] for name in steppers}
+        for _ in range(args.repeats):
+            for name, stepper in steppers.items():
+                speeds[name].append(stepper.samples_per_s(args.steps))
+        config = configs["baseline"]
+        seq = sum(tok.token_counts(layout, "neuron")) + 1
+        roofline = matmul_gflops(2 * config.batch_size * seq, config.model["d_model"], torch.float32)
+        flops = flops_per_sample(case)
+        print(f"\n== {case}: {recipe} on {architecture} ({layout.n_params} params, batch {config.batch_size}); "
+              f"float32 roofline {roofline:.0f} GFLOP/s, {flops / 1e6:.0f} MFLOP per sample")
+        for name, config in configs.items():
+            speed = statistics.median(speeds[name])
+            ratio = speed / statistics.median(speeds["baseline"])
+            print(f"   {name:21s} (runs in {precision(config, torch.device('cpu'))}): {speed:6.0f} samples/s, "
+                  f"{ratio:4.2f}x the baseline, {flops * speed / 1e9 / roofline:4.0%} of the float32 roofline, "
+                  f"an epoch of {EPOCH_ROWS[case]:,} checkpoints in {EPOCH_ROWS[case] / speed:5.1f} s")
 
 
 if __name__ == "__main__":

@@ -206,6 +206,9 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--split", type=split_fractions, metavar="TRAIN,VAL,TEST",
                     help="fractions of the by-model split (default 0.7,0.15,0.15; `hrlib reproduce rank` uses 0.4,0.1,0.5)")
     tr.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, ...")
+    tr.add_argument("--precision", choices=("float32", "bfloat16"),
+                    help="bfloat16: autocast on a CPU with bfloat16 instructions (AVX-512 BF16, AMX), float32 on "
+                         "one without; CUDA always trains in bfloat16 (default: the recipe's)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(run=commands.train)
 

@@ -114,7 +114,8 @@ def train(args):
 
     zoo = load_zoo(args.zoo)
     changes = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size), ("seed", args.seed),
-                                 ("split_seed", args.split_seed), ("split_fractions", args.split)) if v is not None}
+                                 ("split_seed", args.split_seed), ("split_fractions", args.split),
+                                 ("precision", args.precision)) if v is not None}
     if args.latent is not None:
         changes["model"] = {"latent": args.latent}
     config = configure(zoo, args.recipe or "", args.loss or "", args.encoder or "", args.epochs, args.gamma,

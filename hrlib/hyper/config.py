@@ -21,6 +21,9 @@ MAX_EPOCHS = 100_000
 MAX_BATCH = 1_000_000
 MAX_BANK = 100_000
 MAX_SEED = 2**32 - 1
+# "bfloat16": the forward pass under torch.autocast on a CPU with bfloat16 instructions (AVX-512 BF16 or
+# AMX), float32 on one without; a CUDA device always trains under bfloat16 autocast.
+PRECISIONS = ("float32", "bfloat16")
 
 
 def _real(value) -> bool:
@@ -43,6 +46,7 @@ class TrainConfig:
     split_seed: int = 0
     split_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)  # train / validation / test, by model
     bank_size: int | None = None  # None: every permutation when few, else a random bank
+    precision: str = "float32"  # or "bfloat16" (PRECISIONS)
     loss: LossConfig = field(default_factory=LossConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     model: dict = field(default_factory=dict)  # ModelConfig fields other than the layout
@@ -64,6 +68,7 @@ class TrainConfig:
             ("plateau factor", self.plateau_factor, _real(self.plateau_factor) and 0 < self.plateau_factor < 1,
              "between 0 and 1"),
             ("schedule", self.schedule, self.schedule in ("plateau", "cosine"), "'plateau' or 'cosine'"),
+            ("precision (--precision)", self.precision, self.precision in PRECISIONS, " or ".join(map(repr, PRECISIONS))),
             ("split fractions (--split)", split, len(split) == 3 and all(_real(f) and f > 0 for f in split)
              and abs(sum(split) - 1) < 1e-6, "three positive fractions summing to 1"),
             ("contrast temperature", self.loss.temperature, _real(self.loss.temperature) and self.loss.temperature > 0,

@@ -123,7 +123,8 @@ class Block(nn.Module):
 
     def forward(self, x):
         B, S, d = x.shape
-        q, k, v = self.qkv(self.ln1(x)).view(B, S, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)  # (B, nh, S, hs)
+        # (B, nh, S, hs) views of the one product, strided rather than copied: attention reads them as they are
+        q, k, v = self.qkv(self.ln1(x)).view(B, S, 3, self.heads, d // self.heads).transpose(1, 3).unbind(2)
         a = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
         x = x + self.drop(self.proj(a.transpose(1, 2).reshape(B, S, d)))
         return x + self.ff(self.ln2(x))

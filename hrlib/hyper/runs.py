@@ -43,8 +43,8 @@ _MODEL = {"encoder": _TEXT, "architecture": _TEXT, "tokens": _TEXT, "compression
           "projection_layers": _INT, "projection_hidden": _INT, "projection_out": _INT}  # "architecture": the old name
 _TRAIN_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "schedule", "plateau_factor", "plateau_patience", "seed",
                "split_seed", "bank_size", "loss", "augment")
-# config.json as every hrlib version wrote it (split_fractions and loss.reduction came later); the values'
-# ranges are TrainConfig's and ModelConfig's own checks.
+# config.json as every hrlib version wrote it (split_fractions, precision and loss.reduction came later); the
+# values' ranges are TrainConfig's and ModelConfig's own checks.
 RUN_SCHEMA = {
     "type": "object",
     "required": ["train", "model"],
@@ -53,6 +53,7 @@ RUN_SCHEMA = {
             **{k: _INT for k in ("epochs", "batch_size", "plateau_patience", "seed", "split_seed")},
             **{k: _NUMBER for k in ("lr", "weight_decay", "plateau_factor")},
             "schedule": _TEXT,
+            "precision": _TEXT,
             "bank_size": {"type": ["integer", "null"]},
             "split_fractions": {"type": "array", "minItems": 3, "maxItems": 3, "items": _NUMBER},
             "loss": {"type": "object", "required": ["gamma", "contrast", "temperature"], "additionalProperties": False,
@@ -73,7 +74,8 @@ RUN_SCHEMA = {
 RESULT_SCHEMA = {
     "type": "object",
     "required": ["test_r2", "best_epoch", "epochs"],
-    "properties": {"test_r2": _NUMBER, "best_epoch": _INT, "epochs": _INT, "device": _TEXT, "train_seconds": _NUMBER},
+    "properties": {"test_r2": _NUMBER, "best_epoch": _INT, "epochs": _INT, "device": _TEXT, "precision": _TEXT,
+                   "train_seconds": _NUMBER},
 }
 
 

@@ -192,6 +192,8 @@ CASES += [
         (("--seeds", "100000000"), f"seeds (--seeds) {WHOLE} 1 to 1,000, got 100000000"),
         (("--split", "0.5,0.5,0"), "split fractions (--split) must be three positive fractions summing to 1, got "
                                    "(0.5, 0.5, 0.0)"),
+        (("--precision", "float16"), "argument --precision: invalid choice: 'float16' (choose from 'float32', "
+                                     "'bfloat16')"),
     ]
 ]
 
@@ -217,6 +219,9 @@ for command, name in ((RESUME, "train"), (PROBE, "probe")):
         Case(f"{name}: config.json with 0 epochs", command,
              "{tmp}/run/config.json: epochs (--epochs) " + WHOLE + " 1 to 100,000, got 0; " + CONFIG,
              _edit_config(_set("train.epochs", 0))),
+        Case(f"{name}: config.json with a precision of float16", command,
+             "{tmp}/run/config.json: precision (--precision) must be 'float32' or 'bfloat16', got 'float16'; " + CONFIG,
+             _edit_config(_set("train.precision", "float16"))),
         Case(f"{name}: config.json with an unknown setting", command,
              "{tmp}/run/config.json: 'train': Additional properties are not allowed ('speed' was unexpected); " + CONFIG,
              _edit_config(_set("train.speed", 2))),

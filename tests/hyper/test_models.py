@@ -7,7 +7,7 @@ from sklearn.metrics import r2_score
 
 from hrlib.zoos import architectures as arch
 from hrlib.hyper.losses import LossConfig, hyper_loss, nt_xent, positive_contrast, r2
-from hrlib.hyper.models import HyperRepresentation, ModelConfig, ffn_widths, named_settings
+from hrlib.hyper.models import Block, HyperRepresentation, ModelConfig, ffn_widths, named_settings
 
 TETRIS = arch.layout_of("tetris_mlp").to_dict()
 SMALL = dict(d_model=32, heads=2, blocks=1, ff=64, latent=8, projection_hidden=16, projection_out=8)
@@ -23,6 +23,19 @@ def check_nt_xent_by_loop(a, b, t):
         den = sum(torch.exp(z[i] @ z[k] / t) for k in range(n) if k != i)
         total += -torch.log(num / den)
     return total / n
+
+
+@pytest.mark.parametrize("heads", [1, 4])
+def test_a_block_computes_multi_head_attention_as_written(heads):
+    """x + W_o·softmax(q_h k_hᵀ/√hs)·v_h over heads h, then the feed-forward, each after its LayerNorm."""
+    torch.manual_seed(0)
+    block, x = Block(16, heads, 32, 0.0).eval(), torch.randn(3, 5, 16)
+    hs = 16 // heads
+    q, k, v = block.qkv(block.ln1(x)).view(3, 5, 3, heads, hs).unbind(2)  # (B, S, heads, hs) each
+    weights = torch.softmax(torch.einsum("bshd,bthd->bhst", q, k) / hs**0.5, dim=-1)
+    attended = x + block.proj(torch.einsum("bhst,bthd->bshd", weights, v).reshape(3, 5, 16))
+    expected = attended + block.ff(block.ln2(attended))
+    torch.testing.assert_close(block(x), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_nt_xent_equals_a_direct_loop_over_pairs():

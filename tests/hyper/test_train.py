@@ -319,3 +319,18 @@ def test_a_model_too_large_for_memory_is_refused_before_anything_is_written(tiny
     with pytest.raises(ValueError, match="parameters needs at least .* GiB to train"):
         train(tiny_zoo, tmp_path / "run", TINY.replace(model=dict(d_model=65536, ff=65536)), device="cpu", progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_bfloat16_only_where_the_cpu_has_bfloat16_instructions(tiny_zoo, tmp_path, monkeypatch):
+    from hrlib.hyper import train as training
+
+    cpu = torch.device("cpu")
+    assert training.precision(TINY, cpu) == "float32"
+    config = TINY.replace(epochs=1, precision="bfloat16")
+    for has_units, expected in ((False, "float32"), (True, "bfloat16")):
+        monkeypatch.setattr(training, "cpu_bfloat16", lambda: has_units)
+        assert training.precision(config, cpu) == expected
+        run = train(tiny_zoo, tmp_path / expected, config, device="cpu", progress=False)
+        assert run.result["precision"] == expected and np.isfinite(run.result["test_r2"])
+    with pytest.raises(ValueError, match="precision .--precision. must be 'float32' or 'bfloat16', got 'float16'"):
+        TINY.replace(precision="float16")
