@@ -116,8 +116,7 @@ def train(args):
     changes = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size), ("seed", args.seed),
                                  ("split_seed", args.split_seed), ("split_fractions", args.split),
                                  ("precision", args.precision)) if v is not None}
-    if args.latent is not None:
-        changes["model"] = {"latent": args.latent}
+    changes["model"] = {k: v for k, v in (("latent", args.latent), ("standardize", args.standardize)) if v is not None}
     config = configure(zoo, args.recipe or "", args.loss or "", args.encoder or "", args.epochs, args.gamma,
                        args.augment or "", device=args.device, reduction=args.reduction, **changes)
     for run in train_replicates(zoo, args.out, config, args.seeds, device=args.device, progress=not args.quiet):

@@ -54,14 +54,14 @@ def embed_weights(model: HyperRepresentation | Run | str | Path, weights: np.nda
 def decode(model: HyperRepresentation | Run | str | Path, z: np.ndarray, batch_size: int = 4096, device="auto") -> np.ndarray:
     """Flat weight vectors (n, p) the decoder makes of latent vectors z (n, latent)."""
     model = _as_model(model)
-    return _batched(model.decoder, model, np.asarray(z, np.float32), batch_size, device)
+    return _batched(model.decode, model, np.asarray(z, np.float32), batch_size, device)
 
 
 def reconstruct(model: HyperRepresentation | Run | str | Path, weights: np.ndarray, batch_size: int = 4096,
                 device="auto") -> np.ndarray:
     """Decoder(encoder(w)) for flat weight vectors (n, p)."""
     model = _as_model(model)
-    return _batched(lambda w: model.decoder(model.encoder(w)), model, np.asarray(weights, np.float32), batch_size, device)
+    return _batched(lambda w: model.decode(model.encode(w)), model, np.asarray(weights, np.float32), batch_size, device)
 
 
 def reconstruction_r2(model: HyperRepresentation | Run | str | Path, zoo: Zoo, models=None, device="auto") -> float:

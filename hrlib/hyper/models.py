@@ -79,14 +79,16 @@ class ModelConfig:
     projection_layers: int = 3
     projection_hidden: int = 50
     projection_out: int = 20
+    standardize: bool = False  # per-layer standardization of the weights, fitted on the training split
 
     def __post_init__(self):
         if self.encoder not in ENCODERS:
             raise ValueError(f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
         if self.tokens not in tok.MODES:
             raise ValueError(f"tokens must be one of {tok.MODES}, got {self.tokens!r}")
-        if not isinstance(self.compression_token, bool):
-            raise ValueError(f"compression_token must be true or false, got {self.compression_token!r}")
+        for flag in ("compression_token", "standardize"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"{flag} must be true or false, got {getattr(self, flag)!r}")
         for name in SIZES:
             low, high = (0 if name == "blocks" else 1), (MAX_DEPTH if name in DEPTHS else MAX_WIDTH)
             object.__setattr__(self, name, whole(SIZES[name], getattr(self, name), low, high))
@@ -218,7 +220,13 @@ def projection_head(latent: int, layers: int, hidden: int, out: int) -> nn.Seque
 
 
 class HyperRepresentation(nn.Module):
-    """Encoder, decoder and projection head; `forward` returns (z, reconstruction, projection)."""
+    """Encoder, decoder and projection head; `forward` returns (z, reconstruction, projection).
+
+    With `standardize`, the encoder and decoder work on standardized weights: each layer's weights,
+    and each layer's biases, shifted by their mean and divided by their standard deviation over the
+    training split (`fit_standardization`, kept as buffers in the checkpoint). `forward` and the
+    training loss live in that space; `encode` and `decode` take and give weights as they are.
+    """
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -232,12 +240,41 @@ class HyperRepresentation(nn.Module):
         self.projection = projection_head(
             config.latent, config.projection_layers, config.projection_hidden, config.projection_out
         )
+        if config.standardize:
+            n = config.get_layout().n_params
+            self.register_buffer("shift", torch.zeros(n))
+            self.register_buffer("scale", torch.ones(n))
+
+    def fit_standardization(self, flat: torch.Tensor):
+        """Set the per-layer shift and scale from training weights (n, p); a part without spread keeps scale 1."""
+        layout = self.config.get_layout()
+        parts = [layout.weight_slice(i) for i in range(len(layout.layers))]
+        parts += [s for s in (layout.bias_slice(i) for i in range(len(layout.layers))) if s is not None]
+        for part in parts:
+            values = flat[:, part].double()
+            std = float(values.std()) if values.numel() > 1 else 0.0
+            self.shift[part] = float(values.mean())
+            self.scale[part] = std if std > 0 else 1.0
+
+    def standardize(self, flat: torch.Tensor) -> torch.Tensor:
+        """Weights as they are -> the space the encoder reads (unchanged without `standardize`)."""
+        return (flat - self.shift) / self.scale if self.config.standardize else flat
+
+    def unstandardize(self, x: torch.Tensor) -> torch.Tensor:
+        """The decoder's space -> weights as they are."""
+        return x * self.scale + self.shift if self.config.standardize else x
 
     def encode(self, flat: torch.Tensor) -> torch.Tensor:
-        return self.encoder(flat)
+        """z of weights as they are."""
+        return self.encoder(self.standardize(flat))
 
-    def forward(self, flat: torch.Tensor):
-        z = self.encoder(flat)
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Weights as they are, decoded from z."""
+        return self.unstandardize(self.decoder(z))
+
+    def forward(self, x: torch.Tensor):
+        """(z, reconstruction, projection) of `x`, standardized weights where `standardize` is set."""
+        z = self.encoder(x)
         return z, self.decoder(z), self.projection(z)
 
     def n_parameters(self) -> int:

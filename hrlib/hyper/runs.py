@@ -38,9 +38,10 @@ CONFIG_WHAT = "an hrlib run's config"
 HISTORY_COLUMNS = ("epoch", "lr", "train_loss", "samples_per_s", "val_loss", "val_r2")
 
 _INT, _NUMBER, _TEXT, _FLAG = {"type": "integer"}, {"type": "number"}, {"type": "string"}, {"type": "boolean"}
+# "architecture": the old name of "encoder"
 _MODEL = {"encoder": _TEXT, "architecture": _TEXT, "tokens": _TEXT, "compression_token": _FLAG, "d_model": _INT,
           "heads": _INT, "blocks": _INT, "ff": _INT, "dropout": _NUMBER, "latent": _INT, "ffn_layers": _INT,
-          "projection_layers": _INT, "projection_hidden": _INT, "projection_out": _INT}  # "architecture": the old name
+          "projection_layers": _INT, "projection_hidden": _INT, "projection_out": _INT, "standardize": _FLAG}
 _TRAIN_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "schedule", "plateau_factor", "plateau_patience", "seed",
                "split_seed", "bank_size", "loss", "augment")
 # config.json as every hrlib version wrote it (split_fractions, precision and loss.reduction came later); the

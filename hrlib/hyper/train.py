@@ -127,6 +127,8 @@ def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", pro
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(config.seed)
             loop = _start(out, config, model_config, device)
+            if model_config.standardize and loop.epoch == 0:  # a resumed run has its own in state.pt
+                loop.model.fit_standardization(data["train"])
             adopt_run_folder(out)
             write_run_text(config_file, json.dumps({
                 "train": config.to_dict(), "model": model_config.to_dict(), "zoo": str(zoo.path) if zoo.path else None,
@@ -246,6 +248,7 @@ def _fit(out: Path, config: TrainConfig, loop: _Loop, data: dict, banks, device,
             if len(batch) < 2:  # BatchNorm in the projection head needs two samples
                 continue
             views = two_views(batch, bank, config.augment, loop.aug_gen, train=True, flips=flips)
+            views = tuple(model.standardize(v) for v in views)
             with amp:
                 loss, parts = _step_loss(model, views, config.loss)
             opt.zero_grad(set_to_none=True)
@@ -324,10 +327,10 @@ def evaluate(model, samples: torch.Tensor, bank, config: TrainConfig, batch_size
     for i in range(0, len(samples), batch_size):
         batch = samples[i : i + batch_size]
         views = two_views(batch, bank, config.augment, gen, train=False, flips=flips)
-        _, parts = _step_loss(model, views, config.loss)
+        _, parts = _step_loss(model, tuple(model.standardize(v) for v in views), config.loss)
         for k, v in parts.items():
             sums[k] = sums.get(k, 0.0) + float(v) * len(batch)
-        recons.append(model.decoder(model.encoder(batch)))
+        recons.append(model.decode(model.encode(batch)))
     out = {k: v / len(samples) for k, v in sums.items()}
     out["r2"] = r2(torch.cat(recons).float(), samples) if config.loss.uses_reconstruction else float("nan")
     return out

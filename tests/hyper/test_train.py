@@ -334,3 +334,28 @@ def test_bfloat16_only_where_the_cpu_has_bfloat16_instructions(tiny_zoo, tmp_pat
         assert run.result["precision"] == expected and np.isfinite(run.result["test_r2"])
     with pytest.raises(ValueError, match="precision .--precision. must be 'float32' or 'bfloat16', got 'float16'"):
         TINY.replace(precision="float16")
+
+
+def test_standardized_weights_are_fitted_on_the_training_split_and_undone_after_decoding(tiny_zoo, tmp_path):
+    from hrlib.hyper.inference import reconstruction_r2
+
+    config = TINY.replace(epochs=1, model=dict(standardize=True))
+    run = train(tiny_zoo, tmp_path / "run", config, device="cpu", progress=False)
+    split = tiny_zoo.split(config.split_fractions, seed=config.split_seed)
+    train_weights = torch.tensor(tiny_zoo.samples(split.train))
+    standardized = run.model.standardize(train_weights)
+    layout = tiny_zoo.layout
+    for i in range(len(layout.layers)):  # each layer's weights and biases: mean 0, sd 1 over the training split
+        for part in (layout.weight_slice(i), layout.bias_slice(i)):
+            assert abs(float(standardized[:, part].mean())) < 1e-4
+            assert abs(float(standardized[:, part].std()) - 1) < 1e-4
+    assert not torch.allclose(run.model.scale, torch.ones_like(run.model.scale))
+    torch.testing.assert_close(run.model.unstandardize(standardized), train_weights)
+    # the reported R² is in the weights' own space, as a user reconstructs them; the reloaded run agrees
+    reloaded = load_run(tmp_path / "run")
+    torch.testing.assert_close(reloaded.model.shift, run.model.shift)
+    assert run.result["test_r2"] == pytest.approx(reconstruction_r2(reloaded, tiny_zoo, split.test), abs=1e-5)
+    z = embed(reloaded, tiny_zoo)
+    with torch.no_grad():
+        direct = reloaded.model.encoder(reloaded.model.standardize(torch.tensor(tiny_zoo.samples())))
+    np.testing.assert_allclose(z, direct.numpy(), rtol=1e-5, atol=1e-6)
