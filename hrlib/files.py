@@ -190,6 +190,27 @@ class Busy(OutputError):
     """Another process holds the lock of a folder hrlib is about to write."""
 
 
+HOLDER_KEYS = {"pid", "host", "command", "since"}
+
+
+def _check_lock_files(lock_file: Path, holder_file: Path):
+    """Refuse to lock through files hrlib did not write: taking a lock empties `lock_file` and removes it
+    afterwards, and the holder record replaces `holder_file`. An hrlib lock file is empty, its record a
+    JSON object of `HOLDER_KEYS`; a killed process leaves both as they were, and they are taken over."""
+    if lock_file.exists() and not (lock_file.is_file() and lock_file.stat().st_size == 0):
+        raise OutputError(f"{lock_file}: is not an hrlib lock (not an empty file), and hrlib never empties or "
+                          "removes it; move it away or choose another --out")
+    if holder_file.exists():
+        try:
+            record = json.loads(holder_file.read_text())
+            ours = isinstance(record, dict) and set(record) == HOLDER_KEYS
+        except (OSError, ValueError):
+            ours = False
+        if not ours:
+            raise OutputError(f"{holder_file}: is not the record of an hrlib lock, and hrlib never replaces it; "
+                              "move it away or choose another --out")
+
+
 @contextlib.contextmanager
 def locked(lock_file, what: str):
     """Hold the lock `lock_file` while the block runs, or refuse at once, naming the process that holds
@@ -199,6 +220,7 @@ def locked(lock_file, what: str):
 
     lock_file = Path(lock_file)
     holder_file = lock_file.with_name(lock_file.name + ".json")
+    _check_lock_files(lock_file, holder_file)
     lock = FileLock(lock_file, timeout=0)
     try:
         lock.acquire()

@@ -1,12 +1,13 @@
 """Files hrlib writes: atomically, with the permissions a user expects, through symlinks, never over devices."""
 
+import json
 import os
 import stat
 
 import pytest
 
 from hrlib.errors import OutputError
-from hrlib.files import atomic_dir, write_text
+from hrlib.files import atomic_dir, locked, write_text
 
 
 def test_a_written_file_gets_the_umask_or_keeps_the_mode_it_replaces(tmp_path):
@@ -55,3 +56,25 @@ def test_only_a_folder_marked_as_hrlibs_of_that_kind_is_removed(tmp_path):
     claim_dir(tmp_path / "work", "build")
     remove_owned(tmp_path / "work", "build")
     assert not (tmp_path / "work").exists()
+
+
+def test_a_lock_is_taken_only_through_files_hrlib_wrote(tmp_path):
+    lock = tmp_path / ".zoo.lock"
+    holder = tmp_path / ".zoo.lock.json"
+    lock.write_text("a user's notes")
+    with pytest.raises(OutputError, match="not an hrlib lock"):
+        with locked(lock, "the zoo"):
+            pass
+    assert lock.read_text() == "a user's notes"  # neither emptied nor removed
+    lock.unlink()
+    holder.write_text('{"a": "user\'s settings"}')
+    with pytest.raises(OutputError, match="not the record of an hrlib lock"):
+        with locked(lock, "the zoo"):
+            pass
+    assert holder.read_text() == '{"a": "user\'s settings"}' and not lock.exists()
+    # what a killed hrlib left, an empty lock and its record, is taken over and cleared
+    lock.write_text("")
+    holder.write_text('{"pid": 1, "host": "h", "command": "hrlib zoo create", "since": "2026-12-06 09:00:00"}')
+    with locked(lock, "the zoo"):
+        assert json.loads(holder.read_text())["pid"] == os.getpid()
+    assert not lock.exists() and not holder.exists()

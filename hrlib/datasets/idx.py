@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from hrlib.datasets.cache import DataNotFound, cache_dir
+from hrlib.files import claim_dir, kind_of, mark
 
 log = logging.getLogger(__name__)
 
@@ -248,9 +249,20 @@ def _message(source: Source, split: str, looked: list, problems: list, download:
     return "\n".join(lines)
 
 
+def _cache_folder(name: str) -> Path:
+    """The cache folder of data set `name`, created as hrlib's "data" folder, or that folder once it is one.
+    A folder from before folders carried a marker is adopted when it holds only the data set's own files
+    (and the temporary ones a killed copy left); anything else is refused, so no user's file is replaced."""
+    folder = cache_dir() / "data" / name
+    if folder.is_dir() and kind_of(folder) != "data":
+        own = {p.name for file in SOURCES[name].sha256 for p in _spellings(folder, file)}
+        if all(p.name in own or any(p.name.startswith(f".{n}.") for n in own) for p in folder.iterdir()):
+            mark(folder, "data")
+    return claim_dir(folder, "data", "HRLIB_CACHE")
+
+
 def _install(raw_source: Path, target: Path):
-    """Copy a file into the cache atomically: it appears complete or not at all."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Copy a file into its cache folder (`_cache_folder`) atomically: it appears complete or not at all."""
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as out, open(raw_source, "rb") as src:
@@ -267,8 +279,7 @@ def fetch(name: str, splits=("train", "test"), mirrors: tuple[str, ...] | None =
           timeout: float = DOWNLOAD_TIMEOUT) -> Path:
     """Download a data set's gzipped IDX files into the cache, checking each; returns the directory."""
     source = SOURCES[name]
-    target = cache_dir() / "data" / name
-    target.mkdir(parents=True, exist_ok=True)
+    target = _cache_folder(name)
     failures = []
     for split in splits:
         for file in FILES[split]:
@@ -328,7 +339,7 @@ def add_to_cache(directory) -> tuple[list[str], dict[str, str]]:
             rejected[str(path)] = "not a known MNIST or Fashion-MNIST file (sha256 mismatch: corrupt or another data set)"
             continue
         name, file = known[digest]
-        _install(path, cache_dir() / "data" / name / (file + (".gz" if path.suffix == ".gz" else "")))
+        _install(path, _cache_folder(name) / (file + (".gz" if path.suffix == ".gz" else "")))
         added.append(f"{name}/{file}")
     return added, rejected
 

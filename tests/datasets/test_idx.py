@@ -15,6 +15,8 @@ import pytest
 
 from hrlib.datasets import catalog as data, idx as mnist
 from hrlib.cli import main
+from hrlib.errors import OutputError
+from hrlib.files import kind_of
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]  # published class counts
 
@@ -181,7 +183,7 @@ def test_download_from_an_unreachable_mirror_fails_gracefully(empty_cache):
     message = str(err.value)
     assert "download of MNIST failed" in message and "http://127.0.0.1:9/t10k-images-idx3-ubyte.gz: not reachable" in message
     assert "Ways to get them" in message
-    assert [p.name for p in (mnist.cache_dir() / "data" / "mnist").iterdir()] == []  # nothing half-written
+    assert [p.name for p in (mnist.cache_dir() / "data" / "mnist").iterdir()] == [".hrlib"]  # its marker, nothing half-written
 
 
 @pytest.fixture
@@ -219,7 +221,7 @@ def test_download_checks_and_installs(empty_cache, mirror):
     (root / f"{labels}.gz").write_bytes(good)
     x, y = mnist.load_split("mnist", "test", download=True, mirrors=("http://127.0.0.1:9/", url))
     assert x.shape == (10000, 28, 28) and np.bincount(y)[1] == 1135
-    assert sorted(p.name for p in (mnist.cache_dir() / "data" / "mnist").iterdir()) == [f"{images}.gz", f"{labels}.gz"]
+    assert sorted(p.name for p in (mnist.cache_dir() / "data" / "mnist").iterdir()) == [".hrlib", f"{images}.gz", f"{labels}.gz"]
     assert mnist.locate("mnist", "test")[0] == mnist.cache_dir() / "data" / "mnist"
 
 
@@ -234,6 +236,28 @@ def test_add_to_cache_identifies_files_by_checksum(tmp_path, empty_cache):
     assert added == ["mnist/t10k-images-idx3-ubyte", "mnist/t10k-labels-idx1-ubyte"]
     assert list(rejected) == [str(package / "other-idx1-ubyte")] and "not a known" in rejected[str(package / "other-idx1-ubyte")]
     assert mnist.status()["mnist"] == {"train": "missing", "test": str(mnist.cache_dir() / "data" / "mnist")}
+
+
+def test_the_cache_copies_only_into_a_folder_of_its_own(tmp_path, empty_cache):
+    """A cache folder holding a file hrlib did not put there is refused, untouched; one holding only the
+    data set's files (an older hrlib's cache) is adopted."""
+    source = empty_cache["mnist"] or real_dir("mnist")
+    package = tmp_path / "package"
+    package.mkdir()
+    shutil.copy(real_file(source, "t10k-labels-idx1-ubyte"), package / "t10k-labels-idx1-ubyte")
+    folder = mnist.cache_dir() / "data" / "mnist"
+    folder.mkdir(parents=True)
+    (folder / "notes.txt").write_text("mine")
+    (folder / "t10k-labels-idx1-ubyte").write_text("my own labels")
+    with pytest.raises(OutputError, match="a folder hrlib did not write"):
+        mnist.add_to_cache(package)
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt", "t10k-labels-idx1-ubyte"]
+    assert (folder / "t10k-labels-idx1-ubyte").read_text() == "my own labels"
+    (folder / "notes.txt").unlink()
+    (folder / "t10k-labels-idx1-ubyte").unlink()
+    shutil.copy(real_file(source, "t10k-images-idx3-ubyte"), folder / "t10k-images-idx3-ubyte")
+    assert mnist.add_to_cache(package)[0] == ["mnist/t10k-labels-idx1-ubyte"]
+    assert kind_of(folder) == "data"
 
 
 class CountingGzip(gzip.GzipFile):
