@@ -28,7 +28,7 @@ from hrlib.hyper import tokens as tok
 from hrlib.hyper.augment import permutation_bank, two_views
 from hrlib.hyper.config import get_recipe
 from hrlib.hyper.models import HyperRepresentation, ModelConfig
-from hrlib.hyper.train import _step_loss, autocast, precision
+from hrlib.hyper.train import autocast, precision, train_step
 from hrlib.zoos import architectures as arch
 from train_profile import CASES, cpu_description, flops_per_sample, matmul_gflops
 
@@ -54,11 +54,7 @@ class Stepper:
         started = time.perf_counter()
         for _ in range(steps):
             views = two_views(self.batch, self.bank, self.config.augment, self.gen, train=True)
-            with autocast(self.config, self.device):
-                loss, _ = _step_loss(self.model, views, self.config.loss)
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
+            train_step(self.model, self.opt, views, self.config.loss, autocast(self.config, self.device))
         return steps * len(self.batch) / (time.perf_counter() - started)
 
 

@@ -248,12 +248,7 @@ def _fit(out: Path, config: TrainConfig, loop: _Loop, data: dict, banks, device,
             if len(batch) < 2:  # BatchNorm in the projection head needs two samples
                 continue
             views = two_views(batch, bank, config.augment, loop.aug_gen, train=True, flips=flips)
-            views = tuple(model.standardize(v) for v in views)
-            with amp:
-                loss, parts = _step_loss(model, views, config.loss)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            parts = train_step(model, opt, tuple(model.standardize(v) for v in views), config.loss, amp)
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + v * len(batch)
             n += len(batch)
@@ -308,6 +303,17 @@ def _scheduler(opt, config: TrainConfig):
     return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
 
 
+def train_step(model, opt, views, loss_config, amp) -> dict[str, torch.Tensor]:
+    """One optimizer step on two views: forward and loss in the context `amp` (`autocast`), backward,
+    the optimizer's step; the loss parts (detached)."""
+    with amp:
+        loss, parts = _step_loss(model, views, loss_config)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return parts
+
+
 def _step_loss(model, views, loss_config):
     """One forward of both views stacked, then the loss mix."""
     v1, v2 = views
@@ -355,10 +361,7 @@ def estimate_epoch_seconds(layout, n_train: int, n_val: int, config: TrainConfig
         for step in range(steps + 1):
             if step == 1:
                 began = time.perf_counter()
-            with autocast(config, device):
-                loss, _ = _step_loss(model, two_views(batch, bank, config.augment, gen, train=True), config.loss)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            train_step(model, opt, two_views(batch, bank, config.augment, gen, train=True), config.loss,
+                       autocast(config, device))
         per_sample = (time.perf_counter() - began) / (steps * batch_size)
     return per_sample * (n_train + n_val / 2)  # validation: forward passes only, about half a step's cost
