@@ -17,6 +17,7 @@ docs/performance.md holds the figures, with the CPU model and flags printed firs
 """
 
 import argparse
+import contextlib
 import time
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from hrlib.hyper.augment import permutation_bank, two_views
 from hrlib.hyper.config import get_recipe
 from hrlib.hyper.losses import hyper_loss
 from hrlib.hyper.models import HyperRepresentation, ModelConfig
+from hrlib.hyper.train import train_step
 from hrlib.zoos import architectures as arch
 
 CASES = {"tetris_cpu": ("tetris_cpu", "tetris_mlp"), "cnn_s": ("mnist_cpu", "cnn_s"), "cnn_u": ("mnist_cpu", "cnn_u")}
@@ -123,13 +125,8 @@ def operators(case: str, top: int) -> str:
     gen = torch.Generator().manual_seed(0)
 
     def step():
-        v1, v2 = two_views(batch, bank, config.augment, gen, train=True)
-        z, recon, proj = model(torch.cat([v1, v2]))
-        n = len(v1)
-        loss, _ = hyper_loss((v1, v2), ((z[:n], recon[:n], proj[:n]), (z[n:], recon[n:], proj[n:])), config.loss)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        train_step(model, opt, two_views(batch, bank, config.augment, gen, train=True), config.loss,
+                   contextlib.nullcontext())
 
     for _ in range(2):
         step()
