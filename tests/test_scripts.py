@@ -69,10 +69,10 @@ def test_headline_figure_draws_the_probe_table(tmp_path):
         script.figure(pd.concat([table, spread], axis=1), "a zoo")
 
 
-def test_calibrate_tetris_scores_designs_by_their_baselines_only(tmp_path):
-    args = ["seed", "--models", 40, "--epochs", 3, "--designs", "0,11", "--out", tmp_path]
-    out = run_script("calibrate_tetris.py", *args)
-    table = pd.read_csv(tmp_path / "seed.csv")
+def test_calibrate_zoo_scores_designs_by_their_baselines_only(tmp_path):
+    args = ["tetris_seed", "--models", 40, "--epochs", 3, "--designs", "0,11", "--out", tmp_path]
+    out = run_script("calibrate_zoo.py", *args)
+    table = pd.read_csv(tmp_path / "tetris_seed.csv")
     assert list(table.design) == ["old (300 train, 1k test, noise 0.15, kaiming U, lr 1e-3)",
                                   "200 train, 10k test, lr 1e-2, U(0,1), noise 0.3 (chosen)", "paper"]
     assert {"W Eph", "s(W) Acc", "W GGap", "mean |difference| to the paper"} <= set(table.columns)
@@ -80,9 +80,9 @@ def test_calibrate_tetris_scores_designs_by_their_baselines_only(tmp_path):
     assert table["W Eph"].iloc[:2].notna().all() and "paper" in out
     zoos = sorted(p.name for p in tmp_path.iterdir() if p.is_dir())
     assert len(zoos) == 2
-    run_script("calibrate_tetris.py", *args)  # a rerun opens the zoos it built instead of building them again
+    run_script("calibrate_zoo.py", *args)  # a rerun opens the zoos it built instead of building them again
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == zoos
-    assert (pd.read_csv(tmp_path / "seed.csv")["build s"].iloc[:2] == 0).all()
+    assert (pd.read_csv(tmp_path / "tetris_seed.csv")["build s"].iloc[:2] == 0).all()
 
 
 def test_outlier_models_scores_with_and_without_the_exploded_models(tiny_zoo, tmp_path):
@@ -113,3 +113,11 @@ def test_outlier_models_scores_with_and_without_the_exploded_models(tiny_zoo, tm
     done = subprocess.run([sys.executable, str(SCRIPTS / "outlier_models.py"), str(tiny_zoo.path),
                            str(tmp_path / "missing.csv")], capture_output=True, text=True)
     assert done.returncode == 2 and "write it with `hrlib probe ZOO ... --predictions FILE`" in done.stderr
+
+
+def test_tanh_saturation_finds_u01_saturated_and_kaiming_not():
+    out = run_script("tanh_saturation.py", "--images", 40, "--seeds", 1)
+    lines = out.splitlines()
+    assert lines[2].split()[:2] == ["tanh", "2"] and lines[-1].split()[:2] == ["tanh", "4"]
+    assert [float(v) for v in lines[2].split()[-2:]] == [100.0, 100.0]  # U(0, 1): no gradient through tanh 2
+    assert [float(v) for v in lines[-1].split()[-2:]] == [0.0, 0.0]  # kaiming uniform: none saturated

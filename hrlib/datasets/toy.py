@@ -16,7 +16,7 @@ Tetris (our own design; the paper published nothing but "4×4 grey images of fou
 
 These sizes and the noise were chosen so that the tetris zoos resemble the paper's by
 method-independent numbers only (how linear probes on the raw weights and on their layer statistics
-score): `scripts/calibrate_tetris.py`, written up in docs/results.md. `tetris(split, train_size=,
+score): `scripts/calibrate_zoo.py`, written up in docs/results.md. `tetris(split, train_size=,
 test_size=, noise=)` draws other variants (the calibration's designs), each sample from its own
 position in the split's random streams, so a larger set extends a smaller one.
 

@@ -251,11 +251,14 @@ def activation_size(name: str) -> int:
 # default, and PyTorch's kaiming/xavier defaults. Unterthiner et al.'s Keras schemes: "truncated_normal"
 # (N(0, std²) cut at ±2 std), "he_normal" and "glorot_normal" (Keras' VarianceScaling: a truncated
 # normal rescaled by 1/0.8796 so that its std is sqrt(2/fan_in), resp. sqrt(2/(fan_in+fan_out))),
-# and "orthogonal". `std` is Unterthiner's init_std; it scales "normal" and "truncated_normal" only.
+# and "orthogonal". hrlib's "scaled_uniform" is the authors' U(0, 1) shrunk per layer the way PyTorch's
+# default shrinks its symmetric uniform: U(0, std / sqrt(fan_in)), non-negative like U(0, 1) but small
+# enough that tanh units do not saturate. `std` is Unterthiner's init_std; it scales "normal",
+# "truncated_normal" and "scaled_uniform".
 
 INITS = (
     "uniform", "normal", "kaiming_uniform", "kaiming_normal", "xavier_uniform", "xavier_normal",
-    "truncated_normal", "he_normal", "glorot_normal", "orthogonal",
+    "truncated_normal", "he_normal", "glorot_normal", "orthogonal", "scaled_uniform",
 )
 BIAS_INIT = 0.01  # the authors' code: biases start at 0.01 (Unterthiner's zoos: 0)
 _TRUNCATED_STD = 0.87962566103423978  # std of N(0,1) truncated at ±2, as Keras corrects for it
@@ -265,6 +268,9 @@ def init_weight_(w: torch.Tensor, scheme: str, generator: torch.Generator, std: 
     """Initialise one weight tensor in place by `scheme` (see the comment above)."""
     if scheme == "uniform":
         return nn.init.uniform_(w, 0.0, 1.0, generator=generator)
+    if scheme == "scaled_uniform":
+        fan_in, _ = nn.init._calculate_fan_in_and_fan_out(w)
+        return nn.init.uniform_(w, 0.0, std / math.sqrt(fan_in), generator=generator)
     if scheme == "normal":
         return nn.init.normal_(w, 0.0, std, generator=generator)
     if scheme == "truncated_normal":

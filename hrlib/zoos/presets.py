@@ -146,7 +146,7 @@ def hash_name(name: str) -> int:
 
 
 # The tetris zoos (version 2), calibrated so that linear probes on W and s(W) score near the paper's
-# columns for them (scripts/calibrate_tetris.py; docs/results.md): the data set's default design
+# columns for them (scripts/calibrate_zoo.py; docs/results.md): the data set's default design
 # (200 noisy training images, 10,000 test images), the authors' "uniform" init U(0, 1) and Adam 1e-2.
 # The hyper-parameter zoo trains in batches of 1 (15,000 steps in 75 epochs), so that its models at
 # lr 1e-5 move from their start (4.8% of their norm, against 1.0% in batches of 16).

@@ -111,6 +111,9 @@ def test_init_schemes():
     assert w.abs().max().item() <= 0.1 and w.std().item() == pytest.approx(0.05 * 0.8796, rel=0.02)
     arch.init_weight_(w, "normal", gen, std=0.05)
     assert w.std().item() == pytest.approx(0.05, rel=0.02)
+    bound = 0.5 / math.sqrt(fan_in)  # U(0, 1) shrunk by fan-in: non-negative, mean half the bound
+    arch.init_weight_(w, "scaled_uniform", gen, std=0.5)
+    assert w.min().item() >= 0 and w.max().item() <= bound and w.mean().item() == pytest.approx(bound / 2, rel=0.02)
     q = arch.init_weight_(torch.empty(16, 16, 3, 3), "orthogonal", gen).reshape(16, -1)
     torch.testing.assert_close(q @ q.T, torch.eye(16), atol=1e-5, rtol=0)
     # the flat initialisation is the module initialisation, for every scheme, bias and std
