@@ -192,7 +192,7 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--gamma", type=float, help="weight of the contrastive term")
     tr.add_argument("--reduction", choices=("mean", "sum"),
                     help="reconstruction error over weights: mean (the authors' code) or sum (the paper's text)")
-    tr.add_argument("--encoder", "--arch", dest="encoder", help="FF, Att_W, Att_W+t, Att_N or Att_N+t")
+    tr.add_argument("--encoder", "--arch", dest="encoder", help="FF, Att_W, Att_W+t, Att_N or Att_N+t (default: the recipe's)")
     tr.add_argument("--augment", help="augmentations: -, P, E, N or combinations such as P,E")
     tr.add_argument("--epochs", type=int)
     tr.add_argument("--latent", type=int, help="size of z (default: the recipe's)")

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from hrlib.hyper.augment import AugmentConfig
-from hrlib.hyper.config import configure
+from hrlib.hyper.config import configure, recipe_encoder
 from hrlib.hyper.losses import LossConfig
 from hrlib.hyper.models import named_settings
 from hrlib.hyper.runs import Run, load_run, read_history, run_dir
@@ -66,26 +66,28 @@ def ensure_zoo(zoo: str, runs="runs", quick_run: bool = False, device: str = "au
 
 
 def ensure_run(zoo: str, runs="runs", quick_run: bool = False, *, out: str = "", loss: str = "E_cD",
-               encoder: str = "Att_N+t", augment: str = "P,E", epochs: int = 0, recipe: str = "",
+               encoder: str = "", augment: str = "P,E", epochs: int = 0, recipe: str = "",
                device: str = "auto", progress: bool = True, size: str = "full") -> Run:
     """The hyper-representation a notebook asks for, trained once on the zoo `ensure_zoo` gives.
 
     The run lives in `out` or, by default, in ``RUNS/hr/`` under the name `run_dir` gives the zoo
-    (with its size), loss, encoder, augmentations and epochs. A finished run there is reused, an
+    (with its size), loss, encoder (by default the recipe's), augmentations and epochs. A finished run there is reused, an
     interrupted one resumed, a missing one trained with `configure`'s recipe (the CPU recipe for the
     zoo unless `recipe` names another). A finished run in an `out` of the caller's is used as it is,
     whatever it was trained with, so a notebook can be pointed at any run.
     """
     if out and (Path(out) / "result.json").is_file():
         return load_run(out)
-    LossConfig.named(loss), named_settings(encoder), AugmentConfig.named(augment)  # bad names fail before any work
+    LossConfig.named(loss), AugmentConfig.named(augment)  # bad names fail before any work
+    if encoder:
+        named_settings(encoder)
     found = ensure_zoo(zoo, runs, quick_run, device, progress, size)
     config = configure(found, recipe, loss, encoder, epochs or None, augment=augment, quick=quick_run, device=device)
-    path = _run_path(zoo, runs, size, quick_run, out, loss, encoder, augment, epochs)
+    path = _run_path(zoo, runs, size, quick_run, out, loss, recipe_encoder(config), augment, epochs)
     return train(found, path, config, device=device, progress=progress)
 
 
-def plan(zoo: str, runs="runs", size: str = "full", *, out: str = "", loss: str = "E_cD", encoder: str = "Att_N+t",
+def plan(zoo: str, runs="runs", size: str = "full", *, out: str = "", loss: str = "E_cD", encoder: str = "",
          augment: str = "P,E", epochs: int = 0, recipe: str = "", device: str = "auto") -> str:
     """What `ensure_run` with these arguments will do, and how long it will take here, before it does it:
     the zoo found or to be built (with `hrlib.zoos.estimate.estimate`'s measured time), the run found,
@@ -113,6 +115,7 @@ def plan(zoo: str, runs="runs", size: str = "full", *, out: str = "", loss: str 
             lines += ["  " + line for line in str(estimate(preset, device)).splitlines()]
     config = configure(SimpleNamespace(layout=layout), recipe, loss, encoder, epochs or None, augment=augment,
                        quick=quick_run, device=device)
+    encoder = recipe_encoder(config)
     path = _run_path(zoo, runs, size, quick_run, out, loss, encoder, augment, epochs)
     done = 0
     if (path / "result.json").is_file():

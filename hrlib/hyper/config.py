@@ -130,17 +130,15 @@ RECIPES = {
         epochs=1000, batch_size=500, lr=1e-4,
         model=dict(d_model=128, heads=1, blocks=2, ff=512, latent=50),
     ),
-    # Chosen on the validation split of mnist_seed at its CPU size (`hrlib reproduce recipe`, docs/
-    # results.md), at the recipe's 30 epochs: E_cD with the reconstruction error averaged over
-    # weights gave the validation probes of z a mean R² of 0.53 on Eph, Acc and GGap, summed 0.39.
-    # (After 10 epochs the order was the reverse, 0.14 against 0.41: the averaged error starts slower.)
-    # E_c+D needs the summed error (0.34 against 0.11): `--loss E_c+D --reduction sum`. Batch 32 or
-    # a z of 700 did not help. No run reconstructs unseen models: 210 training seeds share too little
-    # structure (PCA with z's 128 numbers keeps 9% of a validation model's weights).
+    # CNN zoos on a CPU (docs/training.md, "Choosing mnist_cpu"). Each layer's weights standardized, so
+    # that the averaged reconstruction error starts near 1 and weighs as much as the contrastive term;
+    # neuron tokens without a compression token, so that z (700 numbers, the paper's size) is not
+    # squeezed through one token of d_model = 128 numbers; no dropout and bfloat16 where the CPU has
+    # it, which train 2.4 times as many samples per second.
     "mnist_cpu": TrainConfig(
-        epochs=30, batch_size=256, lr=1e-3, loss=LossConfig(gamma=0.1),
-        model=dict(d_model=128, heads=2, blocks=2, ff=256, latent=128,
-                   projection_layers=4, projection_hidden=400, projection_out=50),
+        epochs=60, batch_size=64, lr=1e-3, precision="bfloat16", loss=LossConfig(gamma=0.1),
+        model=dict(d_model=128, heads=2, blocks=2, ff=256, dropout=0.0, latent=700, compression_token=False,
+                   standardize=True, projection_layers=4, projection_hidden=400, projection_out=50),
     ),
     "mnist_paper": TrainConfig(
         epochs=500, batch_size=500, lr=1e-4, loss=LossConfig(gamma=0.1),
@@ -167,12 +165,18 @@ def default_recipe(zoo: Zoo) -> str:
     return "tetris_cpu" if zoo.layout.n_params <= 1500 else "mnist_cpu"
 
 
+def recipe_encoder(config: TrainConfig) -> str:
+    """The paper's name of the encoder a configuration trains (Att_N+t unless its model settings say otherwise)."""
+    return ModelConfig(layout={}, **config.model).name
+
+
 def configure(zoo: Zoo, recipe: str = "", loss: str = "", encoder: str = "", epochs: int | None = None,
               gamma: float | None = None, augment: str = "", quick: bool = False, device="auto",
               reduction: str | None = None, **changes) -> TrainConfig:
     """A TrainConfig from a recipe and the paper's names for the loss, encoder and augmentations.
 
-    No recipe: the CPU recipe for the zoo's size; for CNN zoos on a GPU, the paper's size. `quick`
+    No recipe: the CPU recipe for the zoo's size; for CNN zoos on a GPU, the paper's size. No encoder:
+    the recipe's (`recipe_encoder`). `quick`
     (meant for the smoke-size zoos) keeps the recipe but trains at most 12 epochs in batches of 64,
     so that a small zoo still gets a few hundred steps. Other keyword arguments are TrainConfig fields
     (`model`: a dict of ModelConfig changes, e.g. dict(latent=700)).
@@ -190,7 +194,7 @@ def configure(zoo: Zoo, recipe: str = "", loss: str = "", encoder: str = "", epo
     if augment:
         changes["augment"] = AugmentConfig.named(augment)
     # the encoder always spelled out, so that runs compare equal; other model changes on top
-    changes["model"] = named_settings(encoder or "Att_N+t") | changes.get("model", {})
+    changes["model"] = named_settings(encoder or recipe_encoder(config)) | changes.get("model", {})
     if epochs is not None:  # 0 is refused by TrainConfig, not read as "the recipe's"
         changes["epochs"] = epochs
     elif quick:
