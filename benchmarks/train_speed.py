@@ -7,7 +7,8 @@ these settings on the same batches:
 - baseline: the recipe as it is, in float32, the path of hrlib's exactness tests;
 - bfloat16: the recipe with `precision="bfloat16"` (autocast where the CPU has bfloat16
   instructions; the same as the baseline where it has none);
-- no dropout, and bfloat16 without dropout, for a recipe that has dropout (mnist_cpu).
+- no dropout, and bfloat16 without dropout, for a recipe that has dropout (none of the CPU recipes
+  has had any since `mnist_cpu` dropped it for its 1.5×).
 
 The settings are timed in turns (`--repeats` rounds, median of each), so a change in machine load
 hits all of them. Printed per recipe: samples/s of each, its ratio to the baseline, the share of
