@@ -196,9 +196,9 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--augment", help="augmentations: -, P, E, N or combinations such as P,E")
     tr.add_argument("--epochs", type=int)
     tr.add_argument("--latent", type=int, help="size of z (default: the recipe's)")
-    tr.add_argument("--standardize", action="store_true", default=None,
+    tr.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=None,
                     help="standardize each layer's weights and biases (mean and sd over the training split) before "
-                         "encoding, and undo it after decoding (default: the recipe's)")
+                         "encoding, and undo it after decoding (default: the recipe's; mnist_cpu does)")
     tr.add_argument("--lr", type=float)
     tr.add_argument("--batch-size", type=int)
     tr.add_argument("--seed", type=int, help="training seed (default 0)")

@@ -50,6 +50,11 @@ def test_train_command(tiny_zoo, tmp_path, capsys):
     assert run.model_config.latent == 12 and run.model_config.d_model == 128  # the rest is the recipe's
     assert run.config.loss.contrast == "positive" and run.config.batch_size == 64
     assert main(["train", str(tiny_zoo.path), "--out", str(tmp_path / "x"), "--arch", "Att_Q"]) == 2
+    from hrlib.cli import parser
+
+    args = ["train", "zoo", "--out", "run"]
+    assert [parser().parse_args(args + flag).standardize for flag in ([], ["--standardize"], ["--no-standardize"])] \
+        == [None, True, False]  # None: the recipe's
 
 
 def test_output_cut_short_by_its_reader_ends_quietly():

@@ -176,5 +176,5 @@ def test_sizes_and_the_plan_printed_before_any_work(tmp_path):
     # no encoder named: the recipe's, in the plan and in the run's folder name
     assert "E_cD, Att_N+t," in before and "tetris_seed-quick-E_cD-Att_Npt" in before
     cnn = plan("mnist_seed", tmp_path, "quick", device="cpu")
-    assert "E_cD, Att_N," in cnn and "mnist_seed-quick-E_cD-Att_N " in cnn
+    assert "E_cD, Att_N," in cnn and "mnist_seed-quick-E_cD-Att_N:" in cnn
     assert "E_cD, Att_N+t," in plan("mnist_seed", tmp_path, "quick", encoder="Att_N+t", device="cpu")
