@@ -44,7 +44,7 @@ _MODEL = {"encoder": _TEXT, "architecture": _TEXT, "tokens": _TEXT, "compression
           "projection_layers": _INT, "projection_hidden": _INT, "projection_out": _INT, "standardize": _FLAG}
 _TRAIN_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "schedule", "plateau_factor", "plateau_patience", "seed",
                "split_seed", "bank_size", "loss", "augment")
-# config.json as every hrlib version wrote it (split_fractions, precision and loss.reduction came later); the
+# config.json as every hrlib version wrote it (split_fractions, precision, clip_norm and loss.reduction came later); the
 # values' ranges are TrainConfig's and ModelConfig's own checks.
 RUN_SCHEMA = {
     "type": "object",
@@ -55,6 +55,7 @@ RUN_SCHEMA = {
             **{k: _NUMBER for k in ("lr", "weight_decay", "plateau_factor")},
             "schedule": _TEXT,
             "precision": _TEXT,
+            "clip_norm": {"type": ["number", "null"]},
             "bank_size": {"type": ["integer", "null"]},
             "split_fractions": {"type": "array", "minItems": 3, "maxItems": 3, "items": _NUMBER},
             "loss": {"type": "object", "required": ["gamma", "contrast", "temperature"], "additionalProperties": False,

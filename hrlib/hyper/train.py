@@ -248,7 +248,7 @@ def _fit(out: Path, config: TrainConfig, loop: _Loop, data: dict, banks, device,
             if len(batch) < 2:  # BatchNorm in the projection head needs two samples
                 continue
             views = two_views(batch, bank, config.augment, loop.aug_gen, train=True, flips=flips)
-            parts = train_step(model, opt, tuple(model.standardize(v) for v in views), config.loss, amp)
+            parts = train_step(model, opt, tuple(model.standardize(v) for v in views), config.loss, amp, config.clip_norm)
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + v * len(batch)
             n += len(batch)
@@ -303,13 +303,16 @@ def _scheduler(opt, config: TrainConfig):
     return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
 
 
-def train_step(model, opt, views, loss_config, amp) -> dict[str, torch.Tensor]:
+def train_step(model, opt, views, loss_config, amp, clip_norm: float | None = None) -> dict[str, torch.Tensor]:
     """One optimizer step on two views: forward and loss in the context `amp` (`autocast`), backward,
-    the optimizer's step; the loss parts (detached)."""
+    the gradient's norm clipped to `clip_norm` (when given), the optimizer's step; the loss parts
+    (detached)."""
     with amp:
         loss, parts = _step_loss(model, views, loss_config)
     opt.zero_grad(set_to_none=True)
     loss.backward()
+    if clip_norm is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
     opt.step()
     return parts
 
@@ -362,6 +365,6 @@ def estimate_epoch_seconds(layout, n_train: int, n_val: int, config: TrainConfig
             if step == 1:
                 began = time.perf_counter()
             train_step(model, opt, two_views(batch, bank, config.augment, gen, train=True), config.loss,
-                       autocast(config, device))
+                       autocast(config, device), config.clip_norm)
         per_sample = (time.perf_counter() - began) / (steps * batch_size)
     return per_sample * (n_train + n_val / 2)  # validation: forward passes only, about half a step's cost

@@ -359,3 +359,25 @@ def test_standardized_weights_are_fitted_on_the_training_split_and_undone_after_
     with torch.no_grad():
         direct = reloaded.model.encoder(reloaded.model.standardize(torch.tensor(tiny_zoo.samples())))
     np.testing.assert_allclose(z, direct.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_clipped_step_leaves_a_gradient_no_longer_than_the_bound(tiny_zoo):
+    from contextlib import nullcontext
+
+    from hrlib.hyper.augment import permutation_bank, two_views
+    from hrlib.hyper.models import HyperRepresentation, ModelConfig
+    from hrlib.hyper.train import train_step
+
+    def gradient_norm(clip_norm):
+        torch.manual_seed(0)
+        model = HyperRepresentation(ModelConfig(layout=tiny_zoo.layout.to_dict(), **TINY.model))
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        bank = permutation_bank(tiny_zoo.layout, None, torch.Generator().manual_seed(0))
+        batch = torch.tensor(tiny_zoo.samples()[:32])
+        views = two_views(batch, bank, TINY.augment, torch.Generator().manual_seed(0), train=True)
+        train_step(model, opt, views, TINY.loss, nullcontext(), clip_norm)
+        return torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in model.parameters() if p.grad is not None]))
+
+    assert gradient_norm(None) > 0.01 >= gradient_norm(0.01) - 1e-6
+    with pytest.raises(ValueError, match="gradient clipping norm must be a positive number"):
+        TrainConfig(clip_norm=0)
