@@ -219,6 +219,21 @@ def projection_head(latent: int, layers: int, hidden: int, out: int) -> nn.Seque
     return nn.Sequential(*mods)
 
 
+def layer_standardization(layout: Layout, flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Shift and scale (p,) that standardize each layer's weights, and each layer's biases, by their mean and
+    standard deviation over the weights (n, p); a part without spread keeps scale 1. One number per part, so
+    permuting a layer's units leaves them unchanged."""
+    shift, scale = torch.zeros(layout.n_params, device=flat.device), torch.ones(layout.n_params, device=flat.device)
+    parts = [layout.weight_slice(i) for i in range(len(layout.layers))]
+    parts += [s for s in (layout.bias_slice(i) for i in range(len(layout.layers))) if s is not None]
+    for part in parts:
+        values = flat[:, part].double()
+        std = float(values.std()) if values.numel() > 1 else 0.0
+        shift[part] = float(values.mean())
+        scale[part] = std if std > 0 else 1.0
+    return shift, scale
+
+
 class HyperRepresentation(nn.Module):
     """Encoder, decoder and projection head; `forward` returns (z, reconstruction, projection).
 
@@ -246,15 +261,10 @@ class HyperRepresentation(nn.Module):
             self.register_buffer("scale", torch.ones(n))
 
     def fit_standardization(self, flat: torch.Tensor):
-        """Set the per-layer shift and scale from training weights (n, p); a part without spread keeps scale 1."""
-        layout = self.config.get_layout()
-        parts = [layout.weight_slice(i) for i in range(len(layout.layers))]
-        parts += [s for s in (layout.bias_slice(i) for i in range(len(layout.layers))) if s is not None]
-        for part in parts:
-            values = flat[:, part].double()
-            std = float(values.std()) if values.numel() > 1 else 0.0
-            self.shift[part] = float(values.mean())
-            self.scale[part] = std if std > 0 else 1.0
+        """Set the per-layer shift and scale from training weights (n, p)."""
+        shift, scale = layer_standardization(self.config.get_layout(), flat)
+        self.shift.copy_(shift)
+        self.scale.copy_(scale)
 
     def standardize(self, flat: torch.Tensor) -> torch.Tensor:
         """Weights as they are -> the space the encoder reads (unchanged without `standardize`)."""
