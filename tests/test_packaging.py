@@ -48,8 +48,9 @@ def test_the_core_imports_no_extra_and_import_hrlib_stays_light():
     """The library's core modules load without the extras; `import hrlib` and the CLI's parser without torch."""
     core = ["hrlib.cli", "hrlib.pipeline", "hrlib.datasets.catalog", "hrlib.datasets.idx", "hrlib.datasets.cifar_svhn",
             "hrlib.zoos.build", "hrlib.zoos.cluster", "hrlib.zoos.importers", "hrlib.zoos.summary",
-            "hrlib.hyper.inference", "hrlib.evaluate.tables", "hrlib.evaluate.networks", "hrlib.paper.tables"]
-    extras = ("plotly", "ipywidgets", "umap", "ray", "papermill", "jupyterlab")
+            "hrlib.hyper.inference", "hrlib.evaluate.tables", "hrlib.evaluate.networks", "hrlib.evaluate.peers",
+            "hrlib.paper.tables", "hrlib.paper.ranking"]
+    extras = ("plotly", "ipywidgets", "umap", "ray", "papermill", "jupyterlab", "nfn", "einops")
     code = (f"import sys, importlib; [importlib.import_module(m) for m in sys.argv[1:]]; "
             f"print(' '.join(m for m in {extras!r} if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code, *core], capture_output=True, text=True, check=True).stdout
