@@ -282,8 +282,25 @@ def parser() -> argparse.ArgumentParser:
                                              "e.g. docs/results.md")
     reproduce.add_argument("--train", action="store_true",
                            help="tables 1-3: train (or resume) the runs the table compares, under --runs-dir/hr/")
-    reproduce.add_argument("--epochs", type=COUNT, help="with --train: epochs per run (default: the recipe's)")
-    reproduce.add_argument("--runs-dir", default="runs", help="with --train: where runs go (default runs)")
+    reproduce.add_argument("--epochs", type=COUNT,
+                           help="with --train: epochs per run (default: the recipe's); rank: epochs of its NFN "
+                                "predictors (default 50)")
+    reproduce.add_argument("--runs-dir", default="runs",
+                           help="with --train: where runs go; rank: where its NFN predictors train, under "
+                                "RUNS_DIR/nfn/, resumed on a rerun (default runs)")
+    reproduce.add_argument("--peers", action=argparse.BooleanOptionalAction, default=None,
+                           help="rank: train the NFN_NP and NFN_HNP predictors beside the probes (default: when "
+                                "nfn is installed, pip install 'hrlib[peers]', and NFN's layers read the "
+                                "architecture; a note says why they are absent otherwise)")
+    reproduce.add_argument("--protocol", choices=("hrlib", "nfn"),
+                           help="rank: hrlib (each model's last checkpoint, a seeded 40/10/50 split; the default) or "
+                                "nfn (the NFN authors' Small CNN Zoo protocol: step 86, weights.npy's row order, the "
+                                "second half tested)")
+    reproduce.add_argument("--row-order", metavar="FILE",
+                           help="with --protocol nfn: the order of weights.npy's rows, one row number per line (the "
+                                "NFN authors' predict_gen_data_splits/*_split.csv); default: the file's own order")
+    reproduce.add_argument("--device", default="auto", help="where --train's runs and rank's NFN predictors train: "
+                                                            "auto (CUDA when present), cpu, cuda, ...")
     reproduce.add_argument("--reduction", choices=("mean", "sum"),
                            help="with --train: reconstruction error over weights, mean or sum (default: the recipe's); "
                                 "the table gets its own section")

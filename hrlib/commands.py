@@ -269,8 +269,22 @@ def _check_reproduce(args):
         raise ValueError(f"--target chooses table7's target; {args.table} scores its own, so leave --target out")
     if args.train and args.table not in ("table1", "table2", "table3"):
         raise ValueError(f"--train trains the runs of tables 1-3; {args.table} reads runs given with --run")
-    if args.epochs is not None and not args.train:
+    if args.epochs is not None and not args.train and args.table != "rank":
         raise ValueError("--epochs sets the training that --train starts; add --train, or leave --epochs out")
+    if args.epochs is not None and args.table == "rank" and args.peers is False:
+        raise ValueError("--epochs sets the training of rank's NFN predictors, which --no-peers leaves out; leave "
+                         "out one of them")
+    ranking = {"--peers/--no-peers": args.peers is not None, "--protocol": args.protocol is not None,
+               "--row-order": args.row_order is not None}
+    given = [option for option, set_ in ranking.items() if set_]
+    if given and args.table != "rank":
+        raise ValueError(f"{given[0]} sets up the ranking benchmark; {args.table} has no use for it")
+    if args.row_order is not None and args.protocol != "nfn":
+        raise ValueError("--row-order orders the Small CNN Zoo's rows for --protocol nfn; add it, or leave "
+                         "--row-order out")
+    if args.protocol == "nfn" and runs:
+        raise ValueError("--protocol nfn ranks on the Small CNN Zoo's own split, which no hyper-representation is "
+                         "trained on; leave --run out, or rank runs with the hrlib protocol")
     if args.table in ("table1", "table2", "table3") and not (runs or args.train):
         raise ValueError(f"{args.table} compares hyper-representations: give them with --run NAME=DIR, or add "
                          "--train to train them")
@@ -295,7 +309,8 @@ def reproduce(args):
     key, title, body = rep.reproduce(
         args.table, args.zoos, args.runs or {}, seeds=args.seeds, split_seed=args.split_seed, paper=args.paper,
         features=args.features, target=args.target or "ggap", train=args.train, epochs=args.epochs,
-        runs_dir=args.runs_dir, reduction=args.reduction, progress=not args.quiet)
+        runs_dir=args.runs_dir, reduction=args.reduction, progress=not args.quiet,
+        rank_protocol=args.protocol or "hrlib", row_order=args.row_order, peers=args.peers, device=args.device)
     text = rep.section(key, title, body, command, time.perf_counter() - start)
     print(text)
     if args.results:

@@ -8,7 +8,8 @@
 - `transfer_matrix(zoos, features, target)`: fit on one zoo, score Kendall's τ on every zoo's test
   split, rows = fit zoo, columns = (evaluated zoo, feature set), as in the paper's Table 7.
 - `rank_checkpoints(zoo, features, pairs, split=...)`: Kendall's τ of test accuracy predicted from each
-  model's last checkpoint, by linear probes or gradient-boosted trees (the weight-space benchmark).
+  model's last checkpoint, by linear probes, gradient-boosted trees or predictors trained end to end on the
+  weights, such as NFNs (the weight-space benchmark).
 """
 
 from __future__ import annotations
@@ -251,39 +252,60 @@ def _trees(X_fit, y_fit, validation, random_state: int = 0):
     return model.fit(X_fit[~validation], y_fit[~validation], X_val=X_fit[validation], y_val=y_fit[validation])
 
 
-def rank_checkpoints(zoo, features: Mapping[str, object], pairs, target: str = "test_acc", *, split: Split) -> pd.DataFrame:
-    """How well each (feature set, estimator) ranks the models by `target` from their last checkpoint.
+def rank_checkpoints(zoo, features: Mapping[str, object], pairs, target: str = "test_acc", *, split: Split,
+                     predictors: Mapping[str, object] | None = None, epoch: int | None = None) -> pd.DataFrame:
+    """How well each (feature set, estimator), and each predictor, ranks the models by `target` from one checkpoint.
 
     The protocol of the weight-space benchmarks (Unterthiner et al. 2020, and the neural functional
     networks that followed): one checkpoint per model, its last; the estimator fitted on the split's
-    train models (validation models choose ridge's α or stop the trees), Kendall's τ and R² of its
-    predictions on the test models.
+    train models (validation models choose ridge's α, stop the trees, or choose a predictor's epoch),
+    Kendall's τ and R² of its predictions on the test models.
 
     Args:
-        features: name → feature set, as for `evaluate_probes`; fitted on the last checkpoints of the
+        features: name → feature set, as for `evaluate_probes`; fitted on the chosen checkpoints of the
             train models.
         pairs: (feature set name, estimator) to score, the estimator "linear" (`RidgeProbe`) or
             "trees" (gradient-boosted trees).
         target: a continuous property column or its paper name.
         split: the by-model split; a hyper-representation must have been trained on it.
+        predictors: name → a model trained end to end on the weights, with ``fit(zoo, rows, y, validation)``
+            and ``predict(zoo, rows)`` (`hrlib.evaluate.peers.NFNPredictor`); scored with the estimator "".
+        epoch: the checkpoint read of every model; its last by default. Models without it are left out.
 
-    Returns a DataFrame indexed by (feature, estimator) with columns tau, r2, n_fit, n_test.
+    Returns a DataFrame indexed by (feature, estimator) with columns tau, r2, n_fit, n_test and seconds:
+    the time to fit the features and the estimator (a predictor's own count of its training, when it
+    keeps one, so that a resumed training counts all its epochs).
     """
     column = _resolve_targets(zoo.properties, [target])[0]
     props = zoo.properties
     if target_kind(props[column]) != "regression":
         raise ValueError(f"ranking needs a continuous target; {target!r} is categorical")
-    last = props.groupby("model")["epoch"].idxmax()  # property row of each model's last checkpoint
-    rows = {s: last.reindex(split[s]).dropna().to_numpy(dtype=int) for s in SPLITS}
+    if epoch is None:
+        chosen = props.groupby("model")["epoch"].idxmax()  # property row of each model's last checkpoint
+    else:
+        at = props[props["epoch"] == epoch]
+        if at.empty:
+            raise ValueError(f"no checkpoint at epoch {epoch}; the zoo's epochs are {sorted(set(props['epoch']))}")
+        chosen = pd.Series(at.index, index=at["model"].to_numpy())
+    rows = {s: chosen.reindex(split[s]).dropna().to_numpy(dtype=int) for s in SPLITS}
     rows = {s: r[props[column].iloc[r].notna().to_numpy()] for s, r in rows.items()}
     fit_rows = np.concatenate([rows["train"], rows["val"]])
     validation = np.arange(len(fit_rows)) >= len(rows["train"])
     y_fit, y_test = props[column].to_numpy(float)[fit_rows], props[column].to_numpy(float)[rows["test"]]
     out = []
+
+    def score(name, estimator, y_pred, seconds):
+        out.append(dict(feature=name, estimator=estimator, tau=kendall_tau(y_test, y_pred), r2=r2_score(y_test, y_pred),
+                        n_fit=len(fit_rows), n_test=len(y_test), seconds=seconds))
+        log.info("rank %s ~ %s %s: τ %.3f in %.1f s", label(column), name, estimator, out[-1]["tau"], seconds)
+
     for name in dict.fromkeys(f for f, _ in pairs):
+        start = time.perf_counter()
         features[name].fit(zoo, rows["train"])
         X_fit, X_test = (_transform(features[name], zoo, name, r) for r in (fit_rows, rows["test"]))
+        feature_seconds = time.perf_counter() - start
         for estimator in [e for f, e in pairs if f == name]:
+            start = time.perf_counter()
             if estimator == "linear":
                 model = make_probe("regression", standardize=True).fit(X_fit, y_fit, validation)
             elif estimator == "trees":
@@ -291,7 +313,10 @@ def rank_checkpoints(zoo, features: Mapping[str, object], pairs, target: str = "
             else:
                 raise ValueError(f"estimator must be 'linear' or 'trees', got {estimator!r}")
             y_pred = model.predict(X_test)
-            out.append(dict(feature=name, estimator=estimator, tau=kendall_tau(y_test, y_pred),
-                            r2=r2_score(y_test, y_pred), n_fit=len(fit_rows), n_test=len(y_test)))
-            log.info("rank %s ~ %s, %s: τ %.3f", label(column), name, estimator, out[-1]["tau"])
+            score(name, estimator, y_pred, feature_seconds + time.perf_counter() - start)
+    for name, predictor in (predictors or {}).items():
+        start = time.perf_counter()
+        predictor.fit(zoo, fit_rows, y_fit, validation)
+        seconds = getattr(predictor, "train_seconds_", time.perf_counter() - start)
+        score(name, "", predictor.predict(zoo, rows["test"]), seconds)
     return pd.DataFrame(out).set_index(["feature", "estimator"])

@@ -11,8 +11,8 @@ the paper's, the command that made them, the machine and the time it took.
   GGap, Init probed with W, s(W) and the runs' z.
 - Table 6: every target of a CNN-u zoo probed with W, s(W) and the runs' z.
 - Table 7: Kendall's τ transfer matrix between zoos of one architecture.
-- Rank: Kendall's τ of test accuracy from each model's last checkpoint, s_U(W) with a linear probe and
-  with gradient-boosted trees against z: the benchmark later weight-space papers report.
+- Rank: Kendall's τ of test accuracy from each model's last checkpoint, s_U(W), NFNs and z side by side:
+  the benchmark later weight-space papers report (`hrlib.paper.ranking`).
 - Recipe: candidate training recipes for one zoo, judged on its validation split alone.
 """
 
@@ -30,8 +30,7 @@ import pandas as pd
 from filelock import FileLock
 
 from hrlib.evaluate.features import BASELINES, runs_as_features, select_baselines
-from hrlib.evaluate.tables import (RANK_SPLIT, evaluate_probes, extrapolation_note, over_seeds, rank_checkpoints,
-                                   transfer_matrix)
+from hrlib.evaluate.tables import evaluate_probes, extrapolation_note, over_seeds, transfer_matrix
 from hrlib.files import writable_file, write_text
 
 log = logging.getLogger(__name__)
@@ -138,15 +137,6 @@ def table4(zoo, runs: dict[str, str] | None = None, split_seed: int = 0):
     return zoo_statistics(zoo, runs, split_seed), report
 
 
-def rank(zoo, runs: dict[str, str] | None = None, split_seed: int = 0) -> pd.DataFrame:
-    """The ranking benchmark: τ (and R²) of test accuracy from each model's last checkpoint, on a
-    40/10/50 split by model: s_U(W) with a linear probe and with gradient-boosted trees, then each run's
-    z with a linear probe. The runs must have been trained on that split (`hrlib train --split 0.4,0.1,0.5`)."""
-    features = select_baselines(zoo.layout, ["s_U(W)"]) | runs_as_features(runs or {}, zoo, split_seed, RANK_SPLIT)
-    pairs = [("s_U(W)", "linear"), ("s_U(W)", "trees")] + [(name, "linear") for name in runs or {}]
-    return rank_checkpoints(zoo, features, pairs, split=zoo.split(RANK_SPLIT, seed=split_seed))
-
-
 def ablation(zoo, runs: dict[str, str], targets=("Eph", "Acc", "F1_C0", "F1_C1", "F1_C2", "F1_C3"),
              split_seed: int = 0) -> pd.DataFrame:
     """Tables 1-2: one row per run, its test reconstruction R² and probe scores in %."""
@@ -203,23 +193,27 @@ def recipe_choice(zoo, runs: dict[str, str], targets=("Eph", "Acc", "GGap"), spl
     return pd.concat([table, linear])
 
 
-def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame | None = None, digits: int = 1,
-                 sd: pd.DataFrame | None = None, winners: str | None = None) -> str:
+def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame | None = None, digits: int | dict[str, int] = 1,
+                 sd: pd.DataFrame | None = None, winners: str | None = None, unranked=()) -> str:
     """A Markdown table of our numbers, each followed by the paper's in parentheses where it has one.
 
-    With `sd` (a table of our shape) each cell reads "mean ± sd"; `winners` ("row" or "column") then
-    sets in bold the best mean of each row or column where `clear_winners` finds its lead larger than
-    the spread. Without `sd` nothing is marked: one run cannot tell a winner.
+    `digits` is one number for all columns or one per column. With `sd` (a table of our shape) each cell
+    reads "mean ± sd"; `winners` ("row" or "column") then sets in bold the best mean of each row or column
+    where `clear_winners` finds its lead larger than the spread, except in the `unranked` columns (times,
+    where more is not better). Without `sd` nothing is marked: one run cannot tell a winner.
     """
     columns = list(ours.columns)
     bold = clear_winners(ours, sd, winners) if sd is not None and winners else None
+    if bold is not None:
+        bold[list(unranked)] = False
     lines = ["| | " + " | ".join(map(str, columns)) + " |", "|---" * (len(columns) + 1) + "|"]
     for index, row in ours.iterrows():
         cells = []
         for column in columns:
-            cell = "–" if pd.isna(row[column]) else f"{row[column]:.{digits}f}"
+            places = digits.get(column, 1) if isinstance(digits, dict) else digits
+            cell = "–" if pd.isna(row[column]) else f"{row[column]:.{places}f}"
             if sd is not None and pd.notna(row[column]) and pd.notna(sd.loc[index, column]):
-                cell += f" ± {sd.loc[index, column]:.{digits}f}"
+                cell += f" ± {sd.loc[index, column]:.{places}f}"
             if bold is not None and bold.loc[index, column]:
                 cell = f"**{cell}**"
             if paper is not None and index in paper.index and column in paper.columns \
@@ -302,19 +296,21 @@ TABLES = ("table1", "table2", "table3", "table4", "table5", "table6", "table7", 
 def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = None, *, seeds: int = 1,
               split_seed: int = 0, paper: str | None = None, features=None, target: str = "ggap",
               train: bool = False, epochs: int | None = None, runs_dir="runs", reduction: str | None = None,
-              progress: bool = True) -> tuple[str, str, str]:
+              progress: bool = True, rank_protocol: str = "hrlib", row_order=None, peers: bool | None = None,
+              device="auto") -> tuple[str, str, str]:
     """One of the paper's tables (or the ranking benchmark) on our zoos: (results.md key, title, body).
 
     `runs` maps a column's (or an ablation row's) name to a run directory (table7: comma-separated, one
     per zoo). With `seeds` N > 1 every cell is the mean ± sd over replicates 0..N-1: replicate i probes
     with split seed `split_seed` + i and uses each run's replicate i (`replicate_dir`), trained with
     `hrlib train ... --seeds N`, or here for tables 1-3 with `train`. Winners are set in bold only
-    where their lead exceeds the spread.
+    where their lead exceeds the spread. The ranking benchmark takes `rank_protocol`, `row_order`, `peers`
+    and `device`, and `epochs` as its NFNs' epochs (`hrlib.paper.ranking.rank_section`).
     """
     from hrlib import load_zoo
     from hrlib.evaluate.probes import label
     from hrlib.hyper.runs import replicate_dir, replicate_runs, unfinished
-    from hrlib.paper.numbers import PAPER, PAPER_ZOO_STATISTICS, PUBLISHED_RANK_TAU
+    from hrlib.paper.numbers import PAPER, PAPER_ZOO_STATISTICS
 
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; known: {TABLES}")
@@ -332,8 +328,8 @@ def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = Non
 
     if table in ("table1", "table2", "table3") and train:
         missing = [row for row in ABLATIONS[table] if row not in runs]  # --run rows are not retrained
-        runs = ablation_runs(zoo, table, runs_dir, epochs, progress=progress, only=missing, reduction=reduction,
-                             seeds=seeds) | runs
+        runs = ablation_runs(zoo, table, runs_dir, epochs, device=device, progress=progress, only=missing,
+                             reduction=reduction, seeds=seeds) | runs
         runs = {row: runs[row] for row in [*ABLATIONS[table], *runs] if row in runs}  # the paper's order
         notes = (f"\n\n- Each hyper-representation trained with `hrlib.hyper.config.configure(zoo, ...)`: the CPU "
                  f"recipe for the zoo{f', {epochs} epochs' if epochs else ''}, run directories under {runs_dir}/hr/.")
@@ -363,20 +359,13 @@ def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = Non
                 + side_by_side(mean, PAPER.get(("table4", name)), sd=sd, winners="row") + "\n\n" + protocol(results[0][1]))
         title = f"Table 4 on {name}: zoo statistics and probes{seeds_note}; paper in parentheses"
     elif table == "rank":
-        def make(i):
-            ranked = rank(zoo, replicate_runs(runs, i), split_seed=split_seed + i)
-            sizes.append(ranked[["n_fit", "n_test"]].iloc[0])
-            ranked.index = [f"{feature}, {estimator}" for feature, estimator in ranked.index]
-            return ranked[["tau", "r2"]].rename(columns={"tau": "τ", "r2": "R²"})
+        from hrlib.evaluate.peers import NFNConfig
+        from hrlib.paper.ranking import rank_section
 
-        sizes = []
-        body = cells(make, "column", 3) + (
-            f"\n\n- Last checkpoint of every model; split by model 40/10/50 (seed {split_seed}"
-            f"{f'..{split_seed + seeds - 1}' if seeds > 1 else ''}): fitted on {sizes[0]['n_fit']} models (the "
-            f"validation fifth chooses ridge's α on standardized features, or stops the trees), ranked on "
-            f"{sizes[0]['n_test']}.\n- Published τ on the Small CNN Zoo's CIFAR10-GS, another zoo, for orientation "
-            "only: " + ", ".join(f"{k} {v:.3f}" for k, v in PUBLISHED_RANK_TAU.items()) + ".")
-        title = f"Ranking {name}'s models by test accuracy: Kendall's τ and R² on the held-out half{seeds_note}"
+        nfn = NFNConfig() if epochs is None else NFNConfig(epochs=epochs)
+        title, body, variant = rank_section(zoo, name, runs, seeds=seeds, split_seed=split_seed,
+                                            protocol=rank_protocol, row_order=row_order, peers=peers, nfn=nfn,
+                                            runs_dir=runs_dir, device=device, progress=progress)
     elif table == "recipe":
         if seeds > 1:
             raise ValueError("recipe compares single runs on the validation split; give each replicate as its own --run")

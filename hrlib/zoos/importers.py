@@ -5,7 +5,8 @@
   losses) and ``layout.csv`` (``varname``, ``start_idx``, ``end_idx``, ``shape`` per variable).
   TensorFlow stores each layer's bias *before* its kernel, kernels in HWIO (dense: in × out)
   order; hrlib wants kernel then bias, OIHW (dense: out × in). The column permutation is built
-  from layout.csv, so the conversion is one gather per row.
+  from layout.csv, so the conversion is one gather per row. Each checkpoint keeps its row number in
+  weights.npy as ``source_row``.
 - ``modelzoos``: the Model Zoos 2022 release: one ray.tune trial directory per model with
   ``params.json``, ``result.json`` (JSON lines; ``training_iteration`` n is epoch n) and
   ``checkpoint_<n>/checkpoints`` (a state_dict with ``module_list.<i>.weight|bias`` keys).
@@ -264,6 +265,7 @@ def import_unterthiner(src, out, architecture=None, properties=None, chunk: int 
         table = table.rename(columns=lambda c: c.removeprefix("config.") if c.removeprefix("config.") not in table else c)
         table.insert(0, "model", np.repeat(np.arange(len(written)), len(epochs)))
         table.insert(1, "epoch", table.pop("step").to_numpy())
+        table.insert(2, "source_row", rows[written].ravel())  # the row in weights.npy: the NFN protocol's order
         datasets = table["dataset"].unique().tolist() if "dataset" in table else []
         manifest = {
             "source": {"format": "unterthiner", "path": str(src)},

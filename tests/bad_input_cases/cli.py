@@ -126,6 +126,21 @@ CASES += [
          "--train trains the runs of tables 1-3; table5 reads runs given with --run"),
     Case("reproduce --epochs without --train", ("reproduce", "table1", "{zoo}", "--run", "E_cD={run}", "--epochs", "3"),
          "--epochs sets the training that --train starts; add --train, or leave --epochs out"),
+    Case("reproduce rank --no-peers --epochs", ("reproduce", "rank", "{zoo}", "--no-peers", "--epochs", "3"),
+         "--epochs sets the training of rank's NFN predictors, which --no-peers leaves out; leave out one of them"),
+    Case("reproduce table5 --protocol", ("reproduce", "table5", "{zoo}", "--protocol", "nfn"),
+         "--protocol sets up the ranking benchmark; table5 has no use for it"),
+    Case("reproduce rank --row-order without --protocol nfn",
+         ("reproduce", "rank", "{zoo}", "--row-order", "{tmp}/o.csv"),
+         "--row-order orders the Small CNN Zoo's rows for --protocol nfn; add it, or leave --row-order out"),
+    Case("reproduce rank --protocol nfn with a run", ("reproduce", "rank", "{zoo}", "--protocol", "nfn", "--run",
+                                                      "E_cD={run}"),
+         "--protocol nfn ranks on the Small CNN Zoo's own split, which no hyper-representation is trained on; leave "
+         "--run out, or rank runs with the hrlib protocol"),
+    Case("reproduce rank --protocol nfn of a zoo not imported from the Small CNN Zoo",
+         ("reproduce", "rank", "{zoo}", "--protocol", "nfn", "--no-peers"),
+         "the NFN protocol orders models by their row in the Small CNN Zoo's weights.npy, which `hrlib zoo import "
+         "unterthiner` records as source_row; this zoo has none (import it again)"),
 ]
 
 # ---- output files: never inside a zoo, run or probe folder, never one file for two outputs ----

@@ -211,10 +211,15 @@ def test_table4_table6_and_the_ranking_benchmark(hyp_zoo, tmp_path, capsys):
     results = tmp_path / "results.md"
     assert main(["reproduce", "rank", str(hyp_zoo.path), "--run", f"E_cD={usual}"]) == 2
     assert "trained on a (0.7, 0.15, 0.15) split" in capsys.readouterr().err
-    assert main(["reproduce", "rank", str(hyp_zoo.path), "--run", f"E_cD={halves}", "--results", str(results)]) == 0
+    assert main(["reproduce", "rank", str(hyp_zoo.path), "--run", f"E_cD={halves}", "--results", str(results),
+                 "--epochs", "2", "--runs-dir", str(tmp_path / "runs"), "--device", "cpu", "--quiet"]) == 0
     assert main(["reproduce", "table6", str(hyp_zoo.path), "--results", str(results)]) == 0
     text = results.read_text()
-    assert "| s_U(W), trees |" in text and "| E_cD, linear |" in text and "NFN 0.934" in text
+    rows = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ") and "±" not in line]
+    assert rows[:7] == ["", "s_U(W), linear", "s_U(W), trees", "NFN_NP", "NFN_HNP", "E_cD, linear", "E_cD, trees"]
+    assert "| | τ | R² | s |" in text and "NFN 0.934" in text
+    assert sorted(p.name for p in (tmp_path / "runs" / "nfn").iterdir()) == ["tiny_hyp-NFN_HNP-split0-s0",
+                                                                            "tiny_hyp-NFN_NP-split0-s0"]
     assert "<!-- BEGIN table6:tiny_hyp -->" in text and "| LR |" in text and "Opt (optimizer): constant" in text
 
     # the benchmark's τ is scipy's, on a probe fitted by hand to the train/val models' last checkpoints
