@@ -169,17 +169,23 @@ def rank_section(zoo, name: str, runs: dict[str, str], *, seeds: int = 1, split_
                  f"the trees, or chooses the NFNs' epoch), ranked on {sizes[0]['n_test']}."]
     hr_seconds = {run: read_result(Path(path) / "result.json").get("train_seconds") for run, path in runs.items()
                   if (Path(path) / "result.json").is_file()}
-    notes.append("s: seconds to fit each row's features and estimator here; for z, the probe alone, after the "
-                 "hyper-representation's own training" + "".join(f" ({run}: {s:.0f} s)" for run, s in hr_seconds.items()
-                                                                   if s is not None) +
-                 "; for the NFNs, all epochs of their training, validation included.")
+    trained = ", ".join(f"{run} {s:.0f} s" for run, s in hr_seconds.items() if s is not None)
+    seconds = ["s: seconds to fit each row's features and estimator here"]
+    if runs:
+        seconds.append("for z, the probe alone, after the hyper-representation's own training"
+                       + (f" ({trained})" if trained else ""))
     if absent is None:
+        seconds.append("for the NFNs, all epochs of their training, validation included")
+    notes.append("; ".join(seconds) + ".")
+    if absent is None:
+        reseeded = f"; replicate i trains them with seed {nfn.seed} + i" if seeds > 1 else ""
         notes.append(f"NFN_NP, NFN_HNP: invariant neural functionals (the nfn package's NP layers with input/output "
                      f"embeddings, or HNP layers) of {', '.join(map(str, nfn.channels))} channels with ReLU, HNP "
                      f"pooling, an MLP head of width {nfn.head_width} and a sigmoid output, trained with binary "
                      f"cross-entropy on test accuracy (Adam, lr {nfn.lr:g}, batch {nfn.batch_size}, {nfn.epochs} "
                      f"epochs{', per-layer standardized weights' if nfn.standardize else ''}); the epoch with the best "
-                     f"validation τ is kept. Trained, and resumed on a rerun, under {Path(runs_dir) / 'nfn'}.")
+                     f"validation τ is kept{reseeded}. "
+                     f"Trained, and resumed on a rerun, under {Path(runs_dir) / 'nfn'}.")
     else:
         notes.append(f"NFN_NP, NFN_HNP: {absent}.")
     notes.append("Published τ on the Small CNN Zoo's CIFAR10-GS, another zoo, for orientation only: "

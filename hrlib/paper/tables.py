@@ -416,8 +416,10 @@ def reproduce(table: str, zoo_dirs: list[str], runs: dict[str, str] | None = Non
         variant = "" if target == "ggap" else f":{target}"  # the paper's target keeps the plain key
     extra = []
     if seeds > 1:
-        extra.append(f"- {seeds} replicates: replicate i probes the split of seed {split_seed} + i with each run's "
-                     "replicate i (trained with seed i on that split)." + ("" if table == "table7" else
+        replicates = ("trains the NFNs with seed i on the protocol's one split" if rank_protocol == "nfn" else
+                      f"probes the split of seed {split_seed} + i with each run's replicate i (trained with seed i on "
+                      "that split)")
+        extra.append(f"- {seeds} replicates: replicate i {replicates}." + ("" if table == "table7" else
                      " Bold: the best mean of its row (Tables 1, 2 and the ranking: column) where its lead over every "
                      "other cell exceeds their two standard deviations added; no bold, no clear winner."))
     running = [f"{path} ({progress})" for dirs in runs.values() for d in dirs.split(",") for i in range(seeds)

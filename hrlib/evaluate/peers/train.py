@@ -133,7 +133,7 @@ def train_nfn(layout: Layout, train_x, train_y, val_x, val_y, out, config: NFNCo
     """Train (or resume training) an NFN predictor of accuracy in the folder `out`.
 
     Args:
-        layout: the checkpoints' layout; one NFN's layers can read (`unsupported`).
+        layout: the checkpoints' layout, one that NFN's layers can read (see `unsupported`).
         train_x, val_x: flat checkpoints (n, p) of the training and validation models.
         train_y, val_y: their test accuracies, fractions in [0, 1].
         out: the folder; missing, empty, or one this function trained in on the same data.
@@ -162,8 +162,8 @@ def train_nfn(layout: Layout, train_x, train_y, val_x, val_y, out, config: NFNCo
             for k, v in (("train_x", train_x), ("train_y", train_y), ("val_x", val_x))}
     with locked(out / LOCK, f"the NFN predictor {out}"):
         _check_folder(out, settings)  # again, now that no other training can change it
-        write_run_text(out / "config.json", json.dumps(settings, indent=1))
         loop = _start(out, layout, config, data["train_x"], device)
+        write_run_text(out / "config.json", json.dumps(settings, indent=1))
         model, n = loop.model, len(train_y)
         bar = tqdm(range(loop.epoch + 1, config.epochs + 1), desc=f"NFN_{config.mode}", unit="epoch",
                    disable=not progress, initial=loop.epoch, total=config.epochs)
@@ -194,7 +194,7 @@ def train_nfn(layout: Layout, train_x, train_y, val_x, val_y, out, config: NFNCo
             write_run_text(out / "history.csv", pd.DataFrame(loop.history).to_csv(index=False))
             save_atomic(loop.state(), out / "state.pt")
             bar.set_postfix(loss=f"{row['train_loss']:.4f}", val_tau=f"{tau:.3f}")
-        best = InvariantNFN.from_checkpoint(read_torch(out / "best.pt", "cpu", f"train into a new folder than {out}"))
+        best = InvariantNFN.from_checkpoint(read_torch(out / "best.pt", "cpu", f"remove {out} to train afresh"))
     return best, pd.DataFrame(loop.history)
 
 
