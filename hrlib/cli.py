@@ -73,6 +73,17 @@ def fraction(text: str) -> float:
     return value
 
 
+def positive(text: str) -> float:
+    """An option type: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"expected a number above 0 such as 0.1, got {text!r}")
+    return value
+
+
 def split_fractions(text: str) -> tuple[float, float, float]:
     """An option type: three fractions, TRAIN,VAL,TEST."""
     try:
@@ -257,6 +268,9 @@ def parser() -> argparse.ArgumentParser:
                         help="the zoo epoch whose best checkpoints anchor the density (default: last)")
     sample.add_argument("--top", type=fraction, default=0.3,
                         help="fraction of checkpoints, by test accuracy, that anchor it")
+    sample.add_argument("--bandwidth", type=positive,
+                        help="the kernel's width in standard deviations of z (default: chosen by cross-validated "
+                             "log-likelihood on the anchors)")
     sample.add_argument("--seed", type=SEED, default=0)
     sample.add_argument("--device", default="cpu", help="cpu, cuda, ...")
     sample.add_argument("--out", help="CSV file: start, network, epoch, test and train accuracy")

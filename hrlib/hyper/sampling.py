@@ -96,6 +96,8 @@ def sample_networks(run, zoo: Zoo, n: int, *, epoch: int | None = None, top: flo
     """`n` weight vectors decoded from z drawn from a kernel density over the z of the best
     training-split checkpoints (see the module docstring); `bandwidth` None chooses it by cross-validation."""
     check_count(n, zoo.layout.n_params)
+    if bandwidth is not None and not 0 < bandwidth < np.inf:
+        raise ValueError(f"bandwidth must be a number above 0 (in sd of z), got {bandwidth}")
     run = _as_run(run)
     if not run.config.loss.uses_reconstruction:
         raise ValueError(f"run {run.path} was trained without a decoder (E_c): it cannot turn z into weights")
@@ -118,10 +120,10 @@ def sample_networks(run, zoo: Zoo, n: int, *, epoch: int | None = None, top: flo
 
 
 def compare_starts(run, zoo: Zoo, n: int = 50, *, epochs: int = 5, epoch: int | None = None, top: float = 0.3,
-                   seed: int = 0, device="cpu") -> tuple[pd.DataFrame, Samples]:
+                   seed: int = 0, bandwidth: float | None = None, device="cpu") -> tuple[pd.DataFrame, Samples]:
     """Sampled networks against freshly initialized ones and (up to `n` of) the zoo's own test-split
     networks of the anchors' epoch, each trained `epochs` more epochs with the zoo's recipe (batch size, optimizer and
-    learning rate of the nearest anchor).
+    learning rate of the nearest anchor); `bandwidth` as in `sample_networks`.
 
     Returns a long table (start, network, epoch, test_acc, train_acc) and the `Samples`. Epoch 0 is
     the start itself: the decoded network, the initialization, the zoo's checkpoint. Two more starts
@@ -132,7 +134,7 @@ def compare_starts(run, zoo: Zoo, n: int = 50, *, epochs: int = 5, epoch: int | 
 
     check_count(n, zoo.layout.n_params)
     run = _as_run(run)
-    samples = sample_networks(run, zoo, n, epoch=epoch, top=top, seed=seed, device=device)
+    samples = sample_networks(run, zoo, n, epoch=epoch, top=top, seed=seed, bandwidth=bandwidth, device=device)
     split = zoo.split(run.config.split_fractions, run.config.split_seed)
     own_rows = rows_at(zoo, split.test, samples.epoch)
     own_rows = own_rows[np.random.default_rng(seed).permutation(len(own_rows))[:n]]

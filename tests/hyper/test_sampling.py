@@ -27,6 +27,28 @@ def test_sampled_weights_have_the_zoos_layout_and_the_nearest_anchors_recipe(tin
     assert not np.array_equal(samples.weights, sample_networks(tiny_run, tiny_zoo, 7, top=0.5, seed=4).weights)
 
 
+def test_a_given_bandwidth_is_used_and_a_narrow_one_stays_near_the_anchors(tiny_zoo, tiny_run):
+    from hrlib.evaluate.features import flat_rows
+    from hrlib.hyper.inference import embed_weights
+
+    z_of = lambda weights: embed_weights(tiny_run, weights)  # noqa: E731
+    narrow = sample_networks(tiny_run, tiny_zoo, 6, top=0.5, bandwidth=0.01)
+    wide = sample_networks(tiny_run, tiny_zoo, 6, top=0.5, bandwidth=3.0)
+    assert narrow.bandwidth == 0.01 and wide.bandwidth == 3.0
+    anchors_z = z_of(flat_rows(tiny_zoo, narrow.anchors))
+    spread = anchors_z.std(axis=0).mean()
+
+    def distance_to_nearest_anchor(samples):
+        z = z_of(samples.weights)
+        return np.sqrt(((z[:, None] - anchors_z[None]) ** 2).sum(-1)).min(1).mean()
+
+    assert distance_to_nearest_anchor(narrow) < distance_to_nearest_anchor(wide)
+    assert distance_to_nearest_anchor(narrow) < spread * np.sqrt(anchors_z.shape[1])
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="bandwidth must be a number above 0"):
+            sample_networks(tiny_run, tiny_zoo, 6, bandwidth=bad)
+
+
 def test_anchors_are_the_best_training_checkpoints_of_their_epoch(tiny_zoo):
     train = tiny_zoo.split().train
     rows, epoch = anchor_rows(tiny_zoo, train, epoch=3, top=0.25)
