@@ -121,3 +121,14 @@ def test_tanh_saturation_finds_u01_saturated_and_kaiming_not():
     assert lines[2].split()[:2] == ["tanh", "2"] and lines[-1].split()[:2] == ["tanh", "4"]
     assert [float(v) for v in lines[2].split()[-2:]] == [100.0, 100.0]  # U(0, 1): no gradient through tanh 2
     assert [float(v) for v in lines[-1].split()[-2:]] == [0.0, 0.0]  # kaiming uniform: none saturated
+
+
+def test_sampling_bandwidth_decodes_networks_at_each_bandwidth(tiny_zoo, tiny_run):
+    out = run_script("sampling_bandwidth.py", tiny_run, tiny_zoo.path, "--n", 4, "--top", 0.5,
+                     "--bandwidths", "0.05,2", "--components", "2,500")
+    lines = out.splitlines()[1:]
+    assert "(cross-validated)" in lines[0] and "bandwidth 0.05 sd (given)" in lines[1]
+    assert "bandwidth 2 sd (given)" in lines[2] and lines[3].startswith("2 principal components")
+    assert lines[4].startswith("500 components: skipped")
+    accuracies = [float(re.search(r": +([0-9.]+) ±", line).group(1)) for line in lines[:4]]
+    assert all(0 <= a <= 100 for a in accuracies)
