@@ -16,6 +16,8 @@ from pathlib import Path
 import papermill as pm
 import pytest
 
+from hrlib.notebooks import LocalKernelManager
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 ARTIFACTS = ROOT / "test-artifacts" / "notebooks"
@@ -38,6 +40,7 @@ def test_every_notebook_is_listed_and_committed_clean():
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1 and "quick: bool" in tagged[0].source and "runs: str" in tagged[0].source, path.name
         check_types_are_checked(nb.cells, nb.cells.index(tagged[0]), path.name)
+        check_checks_are_out_of_the_way(nb.cells, path.name)
         assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{path.name} has outputs"
         assert nb.metadata.kernelspec.name == "python3"
 
@@ -52,6 +55,16 @@ def check_types_are_checked(cells, parameters: int, name: str):
              if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "check_parameters"]
     assert len(calls) == 1 and ast.unparse(calls[0].args[0]) == "globals()", name
     assert {k.arg: k.value.id for k in calls[0].keywords} == declared, name
+
+
+def check_checks_are_out_of_the_way(cells, name: str):
+    """The assertions the tests run sit in the last cell, after the result in words: collapsed in JupyterLab,
+    left out of the rendered pages (`remove-cell`), and the only cell tagged `checks`."""
+    last = cells[-1]
+    assert last.cell_type == "code" and last.source.startswith("# Checks run by the tests") and "assert" in last.source, name
+    assert {"checks", "remove-cell"} <= set(last.metadata.get("tags", [])), name
+    assert last.metadata.get("jupyter") == {"source_hidden": True, "outputs_hidden": True}, name
+    assert [c for c in cells if "checks" in c.metadata.get("tags", [])] == [last], name
 
 
 def test_check_parameters_refuses_another_type_with_how_to_pass_it():
@@ -122,6 +135,7 @@ def test_train_notebook_on_mnist(runs, tmp_path):
         pytest.skip("MNIST IDX files not found; run `make data`")
     out = ARTIFACTS / "03_train-mnist_seed.ipynb"
     pm.execute_notebook(str(ROOT / "notebooks" / "03_train.ipynb"), str(out), kernel_name="python3",
+                        kernel_manager_class=LocalKernelManager,
                         parameters={"zoo": "mnist_seed", "quick": True, "runs": str(runs)}, cwd=str(tmp_path))
     text = out.read_text()
     assert "2464 params" in text and "test reconstruction R²" in text
@@ -135,7 +149,7 @@ def test_train_notebook_without_mnist_says_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.delenv("HRLIB_DOWNLOAD", raising=False)
     with pytest.raises(pm.PapermillExecutionError) as failure:
         pm.execute_notebook(str(ROOT / "notebooks" / "03_train.ipynb"), str(tmp_path / "out.ipynb"),
-                            kernel_name="python3", cwd=str(tmp_path),
+                            kernel_name="python3", kernel_manager_class=LocalKernelManager, cwd=str(tmp_path),
                             parameters={"zoo": "mnist_seed", "quick": True, "runs": str(tmp_path / "runs")})
     message = str(failure.value)
     assert "DataNotFound" in message and "MNIST train files" in message and "make data" in message
@@ -146,7 +160,7 @@ def test_a_wrong_notebook_parameter_stops_at_once_with_the_librarys_message(tmp_
                                 ({"loss": "E_x"}, "unknown loss 'E_x'"), ({"encoder": "Att_X"}, "unknown encoder 'Att_X'")):
         with pytest.raises(pm.PapermillExecutionError) as failure:
             pm.execute_notebook(str(ROOT / "notebooks" / "03_train.ipynb"), str(tmp_path / "out.ipynb"),
-                                kernel_name="python3", cwd=str(tmp_path),
+                                kernel_name="python3", kernel_manager_class=LocalKernelManager, cwd=str(tmp_path),
                                 parameters={"quick": True, "runs": str(tmp_path / "runs"), **parameters})
         assert message in str(failure.value)
     assert not (tmp_path / "runs" / "hr").exists()  # nothing trained

@@ -158,7 +158,18 @@ class Explorer:
         self._report_projection()
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        # The live app where widgets render; where they cannot (an executed notebook opened without its
+        # kernel or untrusted, its nbconvert HTML) the map as first drawn, never the widget's text form.
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        bundle["application/vnd.plotly.v1+json"] = json.loads(pio.to_json(self.snapshot(), validate=False))
+        bundle["text/plain"] = f"Explorer: {self.figure.layout.title.text}"
+        return bundle
+
+    def snapshot(self) -> go.Figure:
+        """The map as drawn now, a static figure; without hover labels, whose size grows with the zoo's."""
+        figure = go.Figure(self.figure)
+        figure.update_traces(hovertext=None, hoverinfo="skip", hovertemplate=None)
+        return figure
 
     # ---- building ------------------------------------------------------------------------------
 
