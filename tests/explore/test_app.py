@@ -86,6 +86,20 @@ def test_scatter_holds_every_checkpoint_with_its_hover_label(explorer, hyp_zoo):
                                        f"ggap {p.ggap:.3f}<br>activation {p.activation} · lr {p.lr:.3g}")
 
 
+def test_a_notebook_without_widgets_shows_the_map_as_drawn(explorer, hyp_zoo):
+    """Jupyter draws the app where widgets render; elsewhere the same output shows a static copy of the map."""
+    explorer.color.value = "activation"
+    bundle = explorer._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.widget.model_id
+    snapshot = bundle["application/vnd.plotly.v1+json"]
+    main = snapshot["data"][0]
+    assert main["type"] == "scattergl" and "hovertext" not in main and main["hoverinfo"] == "skip"
+    assert snapshot["layout"]["coloraxis"]["colorbar"]["ticktext"] == ["relu", "tanh"]
+    assert snapshot["layout"]["title"]["text"] == explorer.figure.layout.title.text
+    assert bundle["text/plain"] == f"Explorer: W → PCA: {len(hyp_zoo.properties)} of {len(hyp_zoo.properties)} checkpoints"
+    assert explorer.figure.data[0].hovertext is not None  # the live map keeps its labels
+
+
 def test_colour_by_classes_gets_a_palette_and_by_numbers_a_scale(explorer, hyp_zoo, check_wire):
     props = hyp_zoo.properties
     check_wire.clear()
