@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -110,7 +111,9 @@ def load_state_dict(path) -> dict[str, torch.Tensor]:
     if other:
         raise ImportFormatError(f"{path}: {other}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=head.startswith(b"PK"))
+        with warnings.catch_warnings():  # torch rebuilds quantized tensors through its deprecated TypedStorage;
+            warnings.filterwarnings("ignore", "TypedStorage is deprecated")  # hrlib refuses them in one line below
+            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=head.startswith(b"PK"))
     except Exception as err:  # noqa: BLE001 -- a hostile file can make torch raise anything; each is one line
         reason = _reason(err)
         wants_more = isinstance(err, pickle.UnpicklingError) or "Weights only load failed" in str(err)

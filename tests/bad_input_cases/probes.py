@@ -2,6 +2,7 @@
 `hrlib predict` and `hrlib zoo import` read, and to `hrlib sample`."""
 
 import shutil
+import warnings
 import zipfile
 
 import numpy as np
@@ -153,6 +154,12 @@ def _state(change):
     return _checkpoint(lambda path: torch.save(change(_tetris()), path))
 
 
+def _quantized(state: dict) -> dict:
+    with warnings.catch_warnings():  # torch deprecates quantized tensors; users still have such checkpoints
+        warnings.filterwarnings("ignore", "torch.quantize_per_tensor")
+        return {k: torch.quantize_per_tensor(v, 0.1, 0, torch.qint8) for k, v in state.items()}
+
+
 def _compressed(path):
     torch.save(_tetris(), path.with_suffix(".tmp"))
     with zipfile.ZipFile(path.with_suffix(".tmp")) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
@@ -203,7 +210,7 @@ CASES += [
          _state(lambda s: s | {"step": 1200})),
     Case("predict a quantized checkpoint", ON_NET,
          "{tmp}/net.pt: the tensor '1.weight' is quantized (qint8); save it with tensor.dequantize()",
-         _state(lambda s: {k: torch.quantize_per_tensor(v, 0.1, 0, torch.qint8) for k, v in s.items()})),
+         _state(_quantized)),
     Case("predict a complex checkpoint", ON_NET,
          "{tmp}/net.pt: the tensor '1.weight' holds complex64 values; hrlib reads real floating-point weights",
          _state(lambda s: {k: v.to(torch.complex64) for k, v in s.items()})),

@@ -417,6 +417,7 @@ def test_checkpoints_are_read_as_saved_in_every_plain_form(tmp_path):
     (lambda p: torch.save([torch.zeros(3)], p), "holds a list, not a state_dict"),
     (lambda p: torch.save({}, p), "holds an empty dict, not a state_dict"),
 ])
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")  # the case that saves one
 def test_a_file_that_is_no_checkpoint_is_named_in_one_line(tmp_path, write, message):
     write(tmp_path / "net.pt")
     with pytest.raises(ImportFormatError, match=f"^{tmp_path / 'net.pt'}: {message}") as err:
