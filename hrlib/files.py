@@ -158,7 +158,7 @@ def atomic(path):
 def write_text(path, text: str) -> Path:
     """Write `text` to `path` atomically."""
     with atomic(path) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8")
     return Path(path)
 
 

@@ -9,6 +9,9 @@ Jupyter's runtime folder, readable by this user alone, instead of TCP ports on l
 unencrypted traffic crosses the network stack and ipykernel has nothing to warn about. And no widget
 state is saved.
 
+Each writes only into a folder of its own kind (`hrlib.files`' marker): a missing or empty one, or one it
+wrote before; a folder holding anything else (the notebooks themselves, a user's files) is refused.
+
 `html` writes one page per executed notebook and an `index.html` linking them: without the cells
 tagged ``remove-cell`` (the checks the tests run), with every plotly figure drawn by a copy of
 plotly.js beside the pages (no network needed), and with the explorer as the static map its output
@@ -35,6 +38,9 @@ from papermill.cli import _resolve_type  # how `papermill -p` reads a value: Tru
 from plotly.offline import get_plotlyjs
 from traitlets import default
 
+from hrlib.errors import OutputError
+from hrlib.files import claim_dir, write_text
+
 PLOTLY = "application/vnd.plotly.v1+json"
 # nbconvert's JupyterLab page, with plotly.js from beside the page where require.js would come from a CDN
 PAGE = """{%- extends 'lab/index.html.j2' -%}
@@ -60,7 +66,7 @@ class LocalKernelManager(KernelManager):
 
 def run(notebooks: list[Path], out: Path, parameters: dict) -> list[Path]:
     """Execute each notebook with `parameters` into `out` (same file names); returns the executed notebooks."""
-    out.mkdir(parents=True, exist_ok=True)
+    out = claim_dir(out, "notebooks")
     executed = []
     for notebook in notebooks:
         target = out / notebook.name
@@ -92,8 +98,8 @@ def _title(nb, fallback: str) -> str:
 
 def html_pages(executed: list[Path], out: Path) -> Path:
     """One static HTML page per executed notebook in `out`, plotly.min.js and index.html; returns the index."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "plotly.min.js").write_text(get_plotlyjs(), encoding="utf-8")
+    out = claim_dir(out, "site")
+    write_text(out / "plotly.min.js", get_plotlyjs())
     exporter = HTMLExporter(template_name="lab", extra_loaders=[DictLoader({"page.html.j2": PAGE})],
                             template_file="page.html.j2")
     rows = []
@@ -104,19 +110,19 @@ def html_pages(executed: list[Path], out: Path) -> Path:
         title = _title(nb, path.stem)
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
         page = out / f"{path.stem}.html"
-        page.write_text(body, encoding="utf-8")
+        write_text(page, body)
         parameters = nb.metadata.get("papermill", {}).get("parameters", {})
         given = ", ".join(f"{k}={v!r}" for k, v in parameters.items() if k != "runs") or "defaults"
         rows.append(f'<li><a href="{html.escape(page.name)}">{html.escape(title)}</a> '
                     f'<span class="given">({html.escape(given)})</span></li>')
         print(f"== {path} -> {page}", flush=True)
     index = out / "index.html"
-    index.write_text(
+    write_text(index,
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>hrlib notebooks</title>\n"
         "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto;line-height:1.6}"
         ".given{color:#666;font-size:90%}</style></head>\n<body><h1>hrlib notebooks, executed</h1>\n"
         "<p>Each page is a notebook as it ran, with the parameters it was given; the checks the tests run "
-        "are left out.</p>\n<ul>\n" + "\n".join(rows) + "\n</ul></body></html>\n", encoding="utf-8")
+        "are left out.</p>\n<ul>\n" + "\n".join(rows) + "\n</ul></body></html>\n")
     return index
 
 
@@ -132,11 +138,14 @@ def main(argv=None) -> int:
     render.add_argument("executed", nargs="+", type=Path)
     render.add_argument("--out", type=Path, required=True, help="folder for the pages")
     args = parser.parse_args(argv)
-    if args.command == "html":
-        print(f"== open {html_pages(args.executed, args.out)} in a browser")
-        return 0
     try:
-        run(args.notebooks, args.out, {name: _resolve_type(value) for name, value in args.parameter})
+        if args.command == "html":
+            print(f"== open {html_pages(args.executed, args.out)} in a browser")
+        else:
+            run(args.notebooks, args.out, {name: _resolve_type(value) for name, value in args.parameter})
+    except OutputError as error:
+        print(f"{parser.prog}: {error}", file=sys.stderr)
+        return 2
     except papermill.PapermillExecutionError as error:
         print(f"{error.ename}: {error.evalue}\nThe notebook above stopped in cell [{error.exec_count}]; it is saved "
               "as executed up to there, with the traceback under that cell.", file=sys.stderr)

@@ -14,7 +14,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from hrlib.notebooks import PLOTLY, html_pages
+from hrlib.errors import OutputError
+from hrlib.notebooks import PLOTLY, html_pages, main
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = [ROOT / "notebooks" / f"{name}.ipynb" for name in ("02_augmentations", "06_explorer")]
@@ -96,3 +97,24 @@ def test_the_pages_draw_their_figures_offline_in_chromium(executed, tmp_path):
                 page.screenshot(path=ARTIFACTS / f"page-{path.stem}.png")
         finally:
             browser.close()
+
+
+def test_runner_and_pages_never_write_into_a_folder_they_did_not_make(executed, tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "index.html").write_text("my page")
+    (mine / "02_augmentations.ipynb").write_text("my notebook")
+    before = {p.name: p.read_bytes() for p in mine.iterdir()}
+    with pytest.raises(OutputError, match="not an hrlib site folder"):
+        html_pages([executed[0] / "02_augmentations.ipynb"], mine)
+    # refused before any notebook runs, with one line and exit status 2
+    assert main(["run", str(NOTEBOOKS[0]), "--out", str(mine)]) == 2
+    assert "not an hrlib notebooks folder" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in mine.iterdir()} == before  # nothing written, nothing replaced
+    # the folders it made itself it writes again
+    site = tmp_path / "site"
+    html_pages([executed[0] / "02_augmentations.ipynb"], site)
+    index = html_pages([executed[0] / "06_explorer.ipynb"], site)
+    assert 'href="06_explorer.html"' in index.read_text()
+    assert main(["run", str(NOTEBOOKS[0]), "--out", str(site)]) == 2  # a folder of pages holds no notebooks
+    assert "is an hrlib site folder, not an hrlib notebooks folder" in capsys.readouterr().err
