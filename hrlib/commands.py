@@ -233,7 +233,8 @@ def sample(args):
     zoo = load_zoo(args.zoo)
     table, samples = compare_starts(args.run_dir, zoo, args.n, epochs=args.epochs, epoch=args.epoch, top=args.top,
                                     seed=args.seed, bandwidth=args.bandwidth, device=args.device)
-    print(f"{args.n} networks sampled from a kernel density (bandwidth {samples.bandwidth:.3g} sd{'' if args.bandwidth else ', chosen by cross-validation'}) over the z of "
+    chosen = "" if args.bandwidth else ", chosen by cross-validation"
+    print(f"{args.n} networks sampled from a kernel density (bandwidth {samples.bandwidth:.3g} sd{chosen}) over the z of "
           f"the {len(samples.anchors)} best training-split checkpoints at epoch {samples.epoch} (top {args.top:.0%} "
           f"by test accuracy); test accuracy in %, mean ± sd over the networks, after each epoch of training:")
     print(summarize(table).to_string())

@@ -73,8 +73,8 @@ def ensure_run(zoo: str, runs="runs", quick_run: bool = False, *, out: str = "",
     The run lives in `out` or, by default, in ``RUNS/hr/`` under the name `run_dir` gives the zoo
     (with its size), loss, encoder (by default the recipe's), augmentations and epochs. A finished run
     there is reused, an interrupted one resumed, a missing one trained with `configure`'s recipe (the
-    CPU recipe for the zoo unless `recipe` names another). A finished run in an `out` of the caller's is used as it is,
-    whatever it was trained with, so a notebook can be pointed at any run.
+    CPU recipe for the zoo unless `recipe` names another). A finished run in an `out` of the
+    caller's is used as it is, whatever it was trained with, so a notebook can be pointed at any run.
     """
     if out and (Path(out) / "result.json").is_file():
         return load_run(out)
