@@ -30,11 +30,11 @@ def accuracy(zoo, weights, rows) -> str:
     return f"{acc.mean():5.1f} ± {acc.std(ddof=1):4.1f}"
 
 
-def in_components(run, zoo, anchors, k: int, n: int, seed: int) -> tuple[float, np.ndarray, np.ndarray]:
-    """n networks decoded from a kernel density in the anchors' first k whitened principal components of z:
-    its bandwidth, the weights and each sample's nearest anchor row."""
+def in_components(run, z: np.ndarray, anchors: np.ndarray, k: int, n: int, seed: int):
+    """n networks decoded from a kernel density in the first k whitened principal components of the anchors'
+    z (anchors, latent): its bandwidth, the weights and each sample's nearest anchor row."""
     pca = PCA(k, whiten=True, random_state=seed)
-    scores = pca.fit_transform(embed_weights(run, flat_rows(zoo, anchors)))
+    scores = pca.fit_transform(z)
     search = GridSearchCV(KernelDensity(), {"bandwidth": BANDWIDTHS}, cv=min(5, len(anchors))).fit(scores)
     bandwidth = float(search.best_params_["bandwidth"])
     drawn = KernelDensity(bandwidth=bandwidth).fit(scores).sample(n, random_state=seed)
@@ -61,11 +61,12 @@ def main(argv=None):
               f"{accuracy(zoo, samples.weights, samples.nearest)}")
     split = zoo.split(run.config.split_fractions, run.config.split_seed)
     anchors, _ = anchor_rows(zoo, split.train, top=args.top)
+    z = embed_weights(run, flat_rows(zoo, anchors))
     for k in map(int, args.components.split(",")):
         if k >= len(anchors):
             print(f"{k} components: skipped, the density has only {len(anchors)} anchors")
             continue
-        bandwidth, weights, nearest = in_components(run, zoo, anchors, k, args.n, args.seed)
+        bandwidth, weights, nearest = in_components(run, z, anchors, k, args.n, args.seed)
         print(f"{k} principal components, bandwidth {bandwidth:.3g} sd (cross-validated): "
               f"{accuracy(zoo, weights, nearest)}")
 
