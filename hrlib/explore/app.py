@@ -3,6 +3,10 @@
     explorer = Explorer(zoo, runs={"E_cD": run}, report=report)
     explorer                      # the last expression of a notebook cell shows the app
 
+The first map is drawn at once: a kept map (in memory or in the disk cache), else PCA, while a
+UMAP map is computed in a background thread, its progress under the controls, and swapped in when
+it is ready. A control asking for a map not yet computed answers at once in the same way.
+
 Controls (left) choose the representation (W, s(W), the z of each run), the projection (UMAP with
 its neighbours and minimum distance, or PCA), the colour (any property: a palette for classes and
 for numbers with few values, a colour scale otherwise), filters (split, epochs, hyper-parameter
@@ -22,6 +26,9 @@ import html
 import json
 import logging
 import re
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import ipywidgets as W
 import numpy as np
@@ -33,6 +40,7 @@ import plotly.io as pio
 from hrlib.explore.panel import properties_table, selection_summary, training_curve, weight_heatmaps
 from hrlib.explore.plots import varied_factors
 from hrlib.evaluate.probes import default_targets
+from hrlib.datasets.cache import cache_dir
 from hrlib.explore.projections import Projections, ProjectionSettings, representations
 from hrlib.zoos.zoo import SPLITS
 
@@ -41,6 +49,7 @@ log = logging.getLogger(__name__)
 FEW_VALUES = 10  # numeric properties with at most this many values are coloured as classes
 SLIDER_VALUES = 20  # hyper-parameters with more values than this are filtered by a range slider
 HOVER_METRICS = ("test_acc", "ggap")  # in every point's hover label
+_METHOD_LABELS = {"umap": "UMAP", "pca": "PCA"}
 
 
 def _format(value) -> str:
@@ -105,6 +114,21 @@ def _error(message: str) -> str:
     return f"<span style='color:#c00'>{html.escape(message)}</span>"
 
 
+def _on_kernel_thread(action):
+    """Run `action` on the kernel's own thread, between the messages it handles, where widgets are
+    changed safely (a running cell finishes first); outside a kernel, at once."""
+    try:
+        from IPython import get_ipython
+
+        loop = getattr(getattr(get_ipython(), "kernel", None), "io_loop", None)
+    except ImportError:
+        loop = None
+    if loop is None:
+        action()
+    else:
+        loop.add_callback(action)
+
+
 class Explorer:
     """A widget app around a WebGL scatter of a zoo's checkpoints; see the module docstring.
 
@@ -118,18 +142,26 @@ class Explorer:
         settings: the first projection's settings; `representation` (default: the first z, else W)
             and `color` the first choices.
         max_trajectories: models drawn at most in trajectory mode.
+        cache: where maps are kept on disk between sessions: True for hrlib's cache folder
+            (``$HRLIB_CACHE/maps``, else ``~/.cache/hrlib/maps``), a folder, or False for none.
 
     Attributes: the controls (`representation`, `method`, `n_neighbors`, `min_dist`, `color`,
     `marker_size`, `split_filter`, `show_test`, `epochs`, `factor_filters`, `trajectories`,
     `models`), the scatter `figure` (a FigureWidget), the side `panel` with `curve`, `weights`,
-    `properties` and `summary`, and `widget`, the whole app.
+    `properties` and `summary`, and `widget`, the whole app. `wait()` blocks until the map the
+    controls ask for is drawn (for scripts and tests; a notebook need not call it).
     """
 
     def __init__(self, zoo, runs=None, report=None, *, split=None, settings: ProjectionSettings = ProjectionSettings(),
-                 representation: str | None = None, color: str = "test_acc", max_trajectories: int = 10):
+                 representation: str | None = None, color: str = "test_acc", max_trajectories: int = 10,
+                 cache: bool | str = True):
         props = zoo.properties
         self.zoo, self.max_trajectories, self._settings = zoo, max_trajectories, settings
-        self.projections = Projections(zoo, representations(zoo, runs))
+        cache = cache_dir() / "maps" if cache is True else cache or None
+        self.projections = Projections(zoo, representations(zoo, runs), cache=cache)
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="hrlib-explorer")  # one map at a time
+        self._job: Future | None = None
+        self._drawing = threading.RLock()  # the figure is changed by one thread at a time
         if split is None:
             split = report.split if report is not None and report.split is not None else zoo.split()
         self.splits = split.labels(zoo.n_models)[props["model"].to_numpy()]  # (rows,) split of every row
@@ -152,10 +184,10 @@ class Explorer:
         if color not in colours:
             raise ValueError(f"cannot colour by {color!r}; choose one of {colours}")
         self._build_controls(representation, color)
-        self.points = self.projections.get(representation, self.settings, self._start_progress())
+        self.points, self.shown = self._first_map(representation)
         self._build_figure()
         self._build_panel()
-        self._report_projection()
+        self._reproject()
 
     def _repr_mimebundle_(self, **kwargs):
         # The live app where widgets render; where they cannot (an executed notebook opened without its
@@ -287,14 +319,15 @@ class Explorer:
         mask = self._mask = self.visible()
         x, y = self.points[:, 0].copy(), self.points[:, 1].copy()
         x[~mask] = y[~mask] = np.nan
-        axis = "UMAP" if self.method.value == "umap" else "PC"
-        with self.figure.batch_update():
+        name, settings = self.shown
+        axis = "UMAP" if settings.method == "umap" else "PC"
+        with self._drawing, self.figure.batch_update():
             self.figure.data[0].x, self.figure.data[0].y = x, y
-            self.figure.layout.title.text = (f"{self.representation.value} → {self.method.label}: "
+            self.figure.layout.title.text = (f"{name} → {_METHOD_LABELS[settings.method]}: "
                                              f"{int(mask.sum()):,} of {len(mask):,} checkpoints")
             self.figure.layout.xaxis.title.text, self.figure.layout.yaxis.title.text = f"{axis} 1", f"{axis} 2"
             # the zoom survives colour and filter changes, not a new projection
-            self.figure.layout.uirevision = f"{self.representation.value}|{self.settings.key()}"
+            self.figure.layout.uirevision = f"{name}|{settings.key()}"
             self._draw_focus()
         self._draw_trajectories()
 
@@ -305,46 +338,98 @@ class Explorer:
                 else self.zoo.properties[column]
             self._colours[column] = colour_scale(values, column)
         values, axis = self._colours[column]
-        with self.figure.batch_update():
+        with self._drawing, self.figure.batch_update():
             self.figure.data[0].marker.color = values
             self.figure.layout.coloraxis = axis
 
-    def _start_progress(self):
-        """Progress of the first projection, before the app is on screen: a tqdm bar."""
-        from tqdm.auto import tqdm
+    def _first_map(self, name: str) -> tuple[np.ndarray, tuple[str, ProjectionSettings]]:
+        """What to draw first: the map asked for when it is kept, else its PCA (computed here; UMAP
+        follows in the background)."""
+        settings = self.settings
+        if settings.method == "umap" and not self.projections.cached(name, settings):
+            settings = settings.replace(method="pca")
+        return self.projections.get(name, settings), (name, settings)
 
-        bar = tqdm(total=len(self._epoch), desc="projecting", unit="checkpoint", leave=False)
+    def _wanted(self) -> tuple[str, tuple]:
+        return self.representation.value, self.settings.key()
 
-        def update(done, total, message):
-            bar.set_description(message)
-            bar.update(done - bar.n)
-            self._progress(done, total, message)
-            if done >= total:
-                bar.close()
-
-        return update
-
-    def _progress(self, done: int, total: int, message: str):
-        self.progress.value = int(1000 * done / max(total, 1))
-        self.status.value = html.escape(message) + ("…" if done < total else "")
-
-    def _report_projection(self):
-        seconds = self.projections.seconds.get((self.representation.value, self.settings.key()), 0.0)
-        self.progress.value = 1000
-        self.status.value = (f"{html.escape(self.representation.value)} → {self.method.label}: "
-                             f"computed in {seconds:.1f} s, cached")
+    def _show(self, name: str, settings: ProjectionSettings, points: np.ndarray):
+        """Draw a map if the controls still ask for it, or its PCA while another representation is
+        drawn; a map computed for settings since changed is dropped."""
+        wanted_name, wanted_key = self._wanted()
+        interim = settings.method == "pca" and self.shown[0] != name
+        if name != wanted_name or not (settings.key() == wanted_key or interim):
+            return
+        if (self.shown[0], self.shown[1].key()) != (name, settings.key()):
+            with self._drawing:
+                self.points, self.shown = points, (name, settings)
+                self._draw_points()
+        self._report_projection()
 
     def _reproject(self):
+        """Draw the map the controls ask for: at once when it is kept, or its PCA when the features are
+        at hand; what is left is computed in the background and drawn when ready."""
         self.n_neighbors.disabled = self.min_dist.disabled = self.method.value != "umap"
-        name = self.representation.value
+        name, settings = self.representation.value, self.settings
         try:
-            self.points = self.projections.get(name, self.settings, self._progress)
+            points = self.projections.peek(name, settings)
+            if points is None and settings.method == "pca" and self.projections.has_features(name):
+                points = self.projections.get(name, settings)  # a PCA of features at hand: well under a second
+            if points is not None:
+                self._show(name, settings, points)
+                return
+            pca = settings.replace(method="pca")
+            if self.shown[0] != name and ((interim := self.projections.peek(name, pca)) is not None
+                                          or self.projections.has_features(name)):
+                self._show(name, pca, interim if interim is not None else self.projections.get(name, pca))
         except Exception as err:  # shown in the app: a callback's traceback goes to a log nobody reads
             log.exception("projecting %s failed", name)
             self.status.value = _error(str(err))
             return
-        self._draw_points()
-        self._report_projection()
+        self._job = self._worker.submit(self._compute, name, settings, time.perf_counter())
+        self.progress.value = 0
+        self.status.value = f"computing {html.escape(name)} → {_METHOD_LABELS[settings.method]} in the background…"
+
+    def _compute(self, name: str, settings: ProjectionSettings, start: float):
+        """In the background thread: the PCA of a representation not yet drawn, then the map asked for."""
+        def progress(done, total, message):
+            if self._wanted() == (name, settings.key()):
+                self.progress.value = int(1000 * done / max(total, 1))
+                self.status.value = (f"drawn: {html.escape(self.figure.layout.title.text.split(':')[0])}; computing "
+                                     f"{html.escape(name)} → {_METHOD_LABELS[settings.method]} in the background: "
+                                     f"{html.escape(message)}… ({time.perf_counter() - start:.0f} s)")
+
+        try:
+            if self._wanted() != (name, settings.key()):
+                return  # asked for something else meanwhile
+            if self.shown[0] != name and settings.method == "umap":
+                pca = settings.replace(method="pca")
+                interim = self.projections.get(name, pca, progress)
+                _on_kernel_thread(lambda: self._show(name, pca, interim))
+            points = self.projections.get(name, settings, progress)
+            _on_kernel_thread(lambda: self._show(name, settings, points))
+            return name, settings, points
+        except Exception as err:
+            log.exception("projecting %s failed", name)
+            self.status.value = _error(f"{name} → {_METHOD_LABELS[settings.method]}: {err}")
+
+    def wait(self, timeout: float | None = None) -> "Explorer":
+        """Block until the map the controls ask for is computed and drawn (maps are computed in the
+        background; a notebook need not wait, but a cell that reads `points` right after may)."""
+        if self._job is not None and (done := self._job.result(timeout)) is not None:
+            self._show(*done)  # on this thread now; the kernel's own turn for it may come later
+        return self
+
+    def _report_projection(self):
+        name, settings = self.shown
+        key = (name, settings.key())
+        seconds = self.projections.seconds.get(key, 0.0)
+        how = "read from the disk cache" if key in self.projections.from_disk else f"computed in {seconds:.1f} s"
+        self.progress.value = 1000
+        self.status.value = f"{html.escape(name)} → {_METHOD_LABELS[settings.method]}: {how}, kept"
+        if key[1] != self.settings.key():
+            self.progress.value = 0
+            self.status.value += f"; {_METHOD_LABELS[self.settings.method]} is being computed in the background…"
 
     # ---- the side panel and trajectories -----------------------------------------------------------
 

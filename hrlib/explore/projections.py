@@ -14,17 +14,24 @@ fitting 20,000 rows took 25 s, placing the other 253,600 took 4 s, where umap-le
 35 units wide. PCA is fitted on the same subsample and applied to all rows.
 
 `Projections` computes each representation once and each (representation, settings) projection
-once, and keeps them for the session.
+once, and keeps them for the session; given a cache folder, it also keeps every map on disk, named
+by the zoo's checksum, what identifies the representation (the name of W or s(W), the checksum of
+a run's ``best.pt``, or of a given z) and the settings, so a map is computed once per machine.
 
 Shape legend: n checkpoints, k features.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import hashlib
+import json
 import logging
+import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Mapping
 
 import numpy as np
@@ -32,6 +39,7 @@ import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 
 from hrlib.evaluate.features import WeightStatistics
+from hrlib.files import atomic, claim_dir
 from hrlib.zoos.zoo import Zoo
 
 log = logging.getLogger(__name__)
@@ -40,6 +48,7 @@ METHODS = ("umap", "pca")
 PLACE_NEIGHBORS = 10  # fitted neighbours averaged to place a checkpoint left out of the UMAP fit
 EXACT_BELOW = 4096  # umap-learn finds exact neighbours below this many rows
 CHUNK = 32768  # rows per block when computing statistics and placing rows
+MAP_FORMAT = 1  # part of every cached map's key: raise it when a projection's method changes
 
 # progress(done, total, message): the explorer's progress bar, or None
 Progress = Callable[[int, int, str], None] | None
@@ -84,18 +93,38 @@ def weight_statistics(zoo: Zoo) -> np.ndarray:
     return ((out - out.mean(0)) / np.where(spread > 0, spread, 1)).astype(np.float32)
 
 
-def representations(zoo: Zoo, runs: Mapping[str, object] | None = None) -> dict[str, Callable[[], np.ndarray]]:
-    """Name → function computing that representation of every checkpoint, (n, k), aligned with
-    `zoo.properties`: ``W``, ``s(W)``, and ``z (NAME)`` for each trained run (a `hrlib.hyper.runs.Run`,
-    a run directory, or a precomputed (n, latent) array) in `runs`."""
-    reps: dict[str, Callable[[], np.ndarray]] = {"W": zoo.samples, "s(W)": lambda: weight_statistics(zoo)}
+@dataclass(frozen=True)
+class Representation:
+    """One representation of every checkpoint: how to compute it, and what identifies its values
+    (with the zoo's checksum) so that its maps can be kept on disk; None keeps them in memory only."""
+
+    compute: Callable[[], np.ndarray]
+    source: Callable[[], str] | None = None
+
+
+def _array_source(array: np.ndarray) -> str:
+    return "array:" + hashlib.sha256(np.ascontiguousarray(array).view(np.uint8)).hexdigest()
+
+
+def _run_source(run) -> str:
+    from hrlib.evaluate.saved import run_fingerprint
+
+    return "run:" + run_fingerprint(run)
+
+
+def representations(zoo: Zoo, runs: Mapping[str, object] | None = None) -> dict[str, Representation]:
+    """Name → `Representation` of every checkpoint, (n, k), aligned with `zoo.properties`: ``W``,
+    ``s(W)``, and ``z (NAME)`` for each trained run (a `hrlib.hyper.runs.Run`, a run directory, or a
+    precomputed (n, latent) array) in `runs`."""
+    reps = {"W": Representation(zoo.samples, lambda: "W"),
+            "s(W)": Representation(lambda: weight_statistics(zoo), lambda: "s(W)")}
     for name, run in (runs or {}).items():
         if isinstance(run, np.ndarray):
-            reps[f"z ({name})"] = lambda run=run: run
+            reps[f"z ({name})"] = Representation(lambda run=run: run, lambda run=run: _array_source(run))
         else:
             from hrlib.hyper.inference import embed  # torch: imported only when a run is shown
 
-            reps[f"z ({name})"] = lambda run=run: embed(run, zoo)
+            reps[f"z ({name})"] = Representation(lambda run=run: embed(run, zoo), lambda run=run: _run_source(run))
     return reps
 
 
@@ -163,46 +192,114 @@ def _report(progress: Progress, done: int, total: int, message: str):
 
 
 class Projections:
-    """Representations and their 2-D projections for one zoo, each computed once and kept."""
+    """Representations and their 2-D projections for one zoo, each computed once and kept; safe to use
+    from a background thread while the caller's thread asks for others.
 
-    def __init__(self, zoo: Zoo, representations: Mapping[str, Callable[[], np.ndarray]]):
+    Args:
+        zoo: the zoo whose checkpoints are projected.
+        representations: name → `Representation` (or a bare function computing it, kept in memory only).
+        cache: a folder (created, and marked as hrlib's "maps" folder) where every map is also kept on
+            disk, so a later session finds it at once; None keeps maps for this session only.
+    """
+
+    def __init__(self, zoo: Zoo, representations: Mapping[str, Representation | Callable[[], np.ndarray]],
+                 cache: str | Path | None = None):
         if not representations:
             raise ValueError("no representations to project")
         self.zoo = zoo
-        self.representations = dict(representations)
+        self.representations = {name: rep if isinstance(rep, Representation) else Representation(rep)
+                                for name, rep in representations.items()}
+        self.cache = None if cache is None else claim_dir(cache, "maps", "cache")
         self._features: dict[str, np.ndarray] = {}
         self._points: dict[tuple, np.ndarray] = {}
+        self._sources: dict[str, str | None] = {}
+        self._locks = collections.defaultdict(threading.Lock)  # one per representation and per map
+        self._guard = threading.Lock()  # guards _locks
         self.seconds: dict[tuple, float] = {}  # time each projection took, features included
+        self.from_disk: set[tuple] = set()  # the maps read from the disk cache (their seconds: reading)
 
     @property
     def names(self) -> list[str]:
         return list(self.representations)
 
-    def features(self, name: str) -> np.ndarray:
+    def _lock(self, key) -> threading.Lock:
+        with self._guard:
+            return self._locks[key]
+
+    def _check_name(self, name: str):
         if name not in self.representations:
             raise KeyError(f"unknown representation {name!r}; known: {self.names}")
-        if name not in self._features:
-            X = np.asarray(self.representations[name]())
-            if X.ndim != 2 or len(X) != len(self.zoo.properties):
-                raise ValueError(f"representation {name!r} has shape {X.shape}; expected one row per "
-                                 f"checkpoint ({len(self.zoo.properties)}, k)")
-            self._features[name] = X
+
+    def has_features(self, name: str) -> bool:
+        return name in self._features
+
+    def features(self, name: str) -> np.ndarray:
+        self._check_name(name)
+        with self._lock(("features", name)):
+            if name not in self._features:
+                X = np.asarray(self.representations[name].compute())
+                if X.ndim != 2 or len(X) != len(self.zoo.properties):
+                    raise ValueError(f"representation {name!r} has shape {X.shape}; expected one row per "
+                                     f"checkpoint ({len(self.zoo.properties)}, k)")
+                self._features[name] = X
         return self._features[name]
 
+    def _file(self, name: str, settings: ProjectionSettings) -> Path | None:
+        """Where the map is kept on disk; None without a cache, or for a zoo or representation that
+        nothing identifies."""
+        if self.cache is None or self.zoo.fingerprint is None or self.representations[name].source is None:
+            return None
+        if name not in self._sources:
+            self._sources[name] = self.representations[name].source()
+        key = json.dumps([MAP_FORMAT, self.zoo.fingerprint, self._sources[name], list(settings.key())])
+        return self.cache / f"{hashlib.sha256(key.encode()).hexdigest()[:40]}.npy"
+
+    def _read(self, file: Path) -> np.ndarray | None:
+        """A cached map, or None when it is missing or unreadable (then it is computed and rewritten)."""
+        try:
+            points = np.load(file, allow_pickle=False)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as err:
+            log.warning("%s: unreadable cached map (%s); computing it again", file, err)
+            return None
+        if points.shape != (len(self.zoo.properties), 2) or not np.isfinite(points).all():
+            log.warning("%s: cached map of shape %s does not fit this zoo; computing it again", file, points.shape)
+            return None
+        return points
+
+    def peek(self, name: str, settings: ProjectionSettings) -> np.ndarray | None:
+        """The map if it is kept (in memory, else on disk), without computing anything."""
+        self._check_name(name)
+        key = (name, settings.key())
+        if key not in self._points and (file := self._file(name, settings)) is not None:
+            start = time.perf_counter()
+            if (points := self._read(file)) is not None:
+                self._points.setdefault(key, points)
+                self.seconds.setdefault(key, time.perf_counter() - start)
+                self.from_disk.add(key)
+        return self._points.get(key)
+
     def cached(self, name: str, settings: ProjectionSettings) -> bool:
-        return (name, settings.key()) in self._points
+        return self.peek(name, settings) is not None
 
     def get(self, name: str, settings: ProjectionSettings, progress: Progress = None) -> np.ndarray:
-        """The (n, 2) projection of representation `name`, computed on first use."""
+        """The (n, 2) projection of representation `name`: kept, else computed (and kept) on first use.
+        A map another thread is computing is waited for, not computed twice."""
         key = (name, settings.key())
-        if key not in self._points:
+        with self._lock(key):
+            if (points := self.peek(name, settings)) is not None:
+                return points
             start = time.perf_counter()
             _report(progress, 0, 1, f"computing {name}")
-            X = self.features(name)
-            self._points[key] = project(X, settings, progress)
+            points = project(self.features(name), settings, progress)
+            if (file := self._file(name, settings)) is not None:
+                with atomic(file) as tmp:
+                    np.save(tmp, points)
             self.seconds[key] = time.perf_counter() - start
+            self._points[key] = points
             log.info("projected %s with %s in %.1f s", name, settings, self.seconds[key])
-        return self._points[key]
+        return points
 
 
 def neighbour_score(points: np.ndarray, values, groups=None, k: int = 10, max_rows: int = 20_000,

@@ -6,6 +6,7 @@ plus binary buffers), so a message a real kernel could not send fails here too.
 """
 
 import json
+import threading
 
 import comm
 import numpy as np
@@ -15,7 +16,7 @@ from comm.base_comm import BaseComm
 from hrlib.evaluate.tables import evaluate_probes
 from hrlib.explore import Explorer
 from hrlib.evaluate.features import WeightFeatures, WeightStatistics
-from hrlib.explore.projections import ProjectionSettings
+from hrlib.explore.projections import ProjectionSettings, Representation
 from hrlib.hyper.config import TrainConfig
 from hrlib.hyper.train import train
 
@@ -39,6 +40,13 @@ def check_wire(monkeypatch):
     WireComm.messages = []
     monkeypatch.setattr(comm, "create_comm", WireComm)
     return WireComm.messages
+
+
+@pytest.fixture(autouse=True)
+def map_cache(monkeypatch, tmp_path):
+    """The explorer's disk cache of maps (hrlib's cache folder by default), one per test."""
+    monkeypatch.setenv("HRLIB_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "maps"
 
 
 @pytest.fixture(scope="module")
@@ -155,19 +163,55 @@ def test_projections_are_computed_once_per_representation_and_settings(explorer)
     w = explorer.points
     assert explorer.n_neighbors.disabled and explorer.min_dist.disabled  # PCA has no such settings
     explorer.representation.value = "s(W)"
-    sw = explorer.points
+    sw = explorer.wait().points  # s(W) is computed in the background
     assert sw.shape == w.shape and not np.allclose(sw, w)
     np.testing.assert_allclose(np.c_[explorer.figure.data[0].x, explorer.figure.data[0].y], sw)
     assert explorer.figure.layout.xaxis.title.text == "PC 1"
     explorer.representation.value = "z (toy)"
-    explorer.representation.value = "W"
+    explorer.wait().representation.value = "W"
     assert explorer.points is w  # the cached array itself, not a recomputation
     explorer.representation.value = "s(W)"
     assert explorer.points is sw
     assert len(explorer.projections.seconds) == 3
     explorer.n_neighbors.value = 30  # does not change a PCA
     assert explorer.points is sw and len(explorer.projections.seconds) == 3
-    assert "cached" in explorer.status.value
+    assert "kept" in explorer.status.value
+
+
+def test_the_first_map_is_pca_while_umap_is_computed_then_kept_on_disk(hyp_zoo, map_cache):
+    umap = ProjectionSettings(n_neighbors=5, fit_rows=100)
+    explorer = Explorer(hyp_zoo, settings=umap, representation="W")
+    drawn = explorer.figure.layout.title.text  # the background job may have finished by now, or not
+    assert drawn.startswith(("W → PCA", "W → UMAP"))
+    explorer.wait()
+    assert explorer.figure.layout.title.text.startswith("W → UMAP") and explorer.figure.layout.xaxis.title.text == "UMAP 1"
+    np.testing.assert_array_equal(explorer.points, explorer.projections.get("W", umap))
+    assert "computed in" in explorer.status.value and explorer.progress.value == 1000
+    assert len(list(map_cache.glob("*.npy"))) == 2  # the PCA drawn first, and the UMAP map
+    # a new explorer on the same zoo (a reopened notebook) draws the kept map at once, from disk
+    again = Explorer(hyp_zoo, settings=umap, representation="W")
+    assert again.figure.layout.title.text.startswith("W → UMAP") and again._job is None
+    np.testing.assert_array_equal(again.points, explorer.points)
+    assert "read from the disk cache" in again.status.value
+
+
+def test_a_control_answers_before_its_map_is_computed(explorer):
+    release = threading.Event()
+    slow = explorer.projections.representations["s(W)"]
+    explorer.projections.representations["s(W)"] = Representation(lambda: release.wait(60) and slow.compute(), slow.source)
+    w = explorer.points
+    explorer.representation.value = "s(W)"  # returns while s(W) waits to be computed
+    assert explorer.points is w and explorer.figure.layout.title.text.startswith("W → PCA")
+    assert "computing s(W) → PCA in the background" in explorer.status.value
+    release.set()
+    assert explorer.wait().figure.layout.title.text.startswith("s(W) → PCA")
+    # a map computed for a choice since changed is not drawn over the current one
+    explorer.projections.representations["z (toy)"] = Representation(lambda: release.wait(60) and explorer.zoo.samples())
+    release.clear()
+    explorer.representation.value = "z (toy)"
+    explorer.representation.value = "W"
+    release.set()
+    assert explorer.wait().figure.layout.title.text.startswith("W → PCA") and explorer.points is w
 
 
 def test_clicking_a_point_opens_the_panel_on_that_checkpoint(explorer, hyp_zoo, report):

@@ -5,7 +5,9 @@ import pytest
 from sklearn.decomposition import PCA
 
 from hrlib.evaluate.features import WeightStatistics
-from hrlib.explore.projections import ProjectionSettings, Projections, neighbour_score, project, representations, weight_statistics
+from hrlib.errors import OutputError
+from hrlib.explore.projections import (ProjectionSettings, Projections, Representation, neighbour_score, project,
+                                       representations, weight_statistics)
 
 
 def test_pca_is_fitted_on_a_seeded_subsample_and_applied_to_every_row():
@@ -57,6 +59,37 @@ def test_projections_are_cached_and_bad_representations_rejected(hyp_zoo):
         projections.get("bad", pca)
     with pytest.raises(KeyError, match="unknown representation"):
         projections.get("z", pca)
+
+
+def test_maps_are_kept_on_disk_by_zoo_representation_and_settings(hyp_zoo, tmp_path):
+    cache, pca = tmp_path / "maps", ProjectionSettings(method="pca")
+    z = hyp_zoo.samples()[:, :5].copy()
+    first = Projections(hyp_zoo, representations(hyp_zoo, {"toy": z}), cache=cache)
+    kept = {name: first.get(name, pca) for name in first.names}
+    assert len(list(cache.glob("*.npy"))) == 3
+    # another session: every map read from disk, nothing computed
+    calls = []
+    reps = {name: Representation(lambda: calls.append(1), rep.source)
+            for name, rep in representations(hyp_zoo, {"toy": z}).items()}
+    second = Projections(hyp_zoo, reps, cache=cache)
+    for name, points in kept.items():
+        np.testing.assert_array_equal(second.get(name, pca), points)
+    assert not calls and second.from_disk == {(name, pca.key()) for name in kept}
+    # other values under the same name, or other settings, are other maps
+    other = Projections(hyp_zoo, representations(hyp_zoo, {"toy": z + 1}), cache=cache)
+    assert not other.cached("z (toy)", pca) and other.cached("W", pca)
+    assert not other.cached("W", pca.replace(seed=1))
+    # a damaged map is computed again and rewritten
+    for file in cache.glob("*.npy"):
+        file.write_bytes(b"not a map")
+    third = Projections(hyp_zoo, representations(hyp_zoo), cache=cache)
+    np.testing.assert_allclose(third.get("W", pca), kept["W"])
+    assert not third.from_disk and Projections(hyp_zoo, representations(hyp_zoo), cache=cache).cached("W", pca)
+    # a folder hrlib did not make is never written into
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(OutputError, match="not an hrlib maps folder"):
+        Projections(hyp_zoo, representations(hyp_zoo), cache=tmp_path / "mine")
 
 
 def test_neighbour_score_reads_a_property_off_the_map_and_ignores_a_models_own_checkpoints():
