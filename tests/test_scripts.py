@@ -132,3 +132,15 @@ def test_sampling_bandwidth_decodes_networks_at_each_bandwidth(tiny_zoo, tiny_ru
     assert lines[4].startswith("500 components: skipped")
     accuracies = [float(re.search(r": +([0-9.]+) ±", line).group(1)) for line in lines[:4]]
     assert all(0 <= a <= 100 for a in accuracies)
+
+
+def test_sampling_runs_tabulates_mean_and_sd_over_runs(tmp_path):
+    files = []
+    for run, acc in enumerate((0.3, 0.5)):
+        path = tmp_path / f"run{run}.csv"
+        pd.DataFrame(dict(start=["sampled", "sampled", "anchors", "anchors"], network=[0, 1, 0, 1], epoch=0,
+                          test_acc=[acc, acc, 0.9, 0.9], train_acc=0.0)).to_csv(path, index=False)
+        files.append(path)
+    lines = run_script("sampling_runs.py", *files).splitlines()
+    assert "over 2 runs" in lines[0]
+    assert lines[3] == "| sampled | 40.0 ± 14.1 |" and lines[4] == "| anchors | 90.0 ± 0.0 |"

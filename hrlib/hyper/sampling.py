@@ -167,3 +167,16 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     stats = table.groupby(["start", "epoch"], sort=False)["test_acc"].agg(["mean", "std"]).mul(100)
     cells = stats["mean"].map("{:.1f}".format) + " ± " + stats["std"].map("{:.1f}".format)
     return cells.unstack("epoch").rename_axis(columns="epochs trained")
+
+
+def summarize_runs(tables: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Test accuracy in %, mean and sd over runs (one `compare_starts` table each, e.g. hyper-representations
+    trained with different seeds) of each run's mean over its networks: two tables, starts (rows) by
+    epochs of training (columns)."""
+    if len(tables) < 2:
+        raise ValueError(f"need the tables of at least two runs to give a spread, got {len(tables)}")
+    means = pd.concat([t.groupby(["start", "epoch"], sort=False)["test_acc"].mean().mul(100) for t in tables], axis=1)
+    if means.isna().any().any():
+        raise ValueError("the runs' tables differ in their starts or epochs; compare runs made with the same options")
+    return tuple(stat.unstack("epoch").rename_axis(columns="epochs trained")
+                 for stat in (means.mean(axis=1), means.std(axis=1)))

@@ -11,7 +11,7 @@ from hrlib.cli import main
 from hrlib.hyper.runs import load_run
 from hrlib.hyper import sampling
 from hrlib.hyper.sampling import (MAX_NETWORKS, MAX_WEIGHTS, anchor_rows, check_count, compare_starts, sample_networks,
-                                  summarize)
+                                  summarize, summarize_runs)
 
 
 def test_sampled_weights_have_the_zoos_layout_and_the_nearest_anchors_recipe(tiny_zoo, tiny_run):
@@ -113,3 +113,20 @@ def test_more_networks_than_memory_allows_are_refused_before_any_work(tiny_zoo, 
     # wider networks lower the cap, so that n × params stays within MAX_WEIGHTS
     with pytest.raises(ValueError, match=f"hrlib samples 1..{MAX_WEIGHTS // 10_000} networks per start"):
         check_count(MAX_WEIGHTS // 10_000 + 1, 10_000)
+
+
+def test_runs_are_summarized_by_the_spread_of_their_means():
+    def table(accuracies):  # two starts, two networks each, epochs 0 and 1
+        return pd.DataFrame([dict(start=start, network=n, epoch=e, test_acc=acc + 0.1 * e)
+                             for start, accs in accuracies.items() for n, acc in enumerate(accs) for e in (0, 1)])
+
+    mean, sd = summarize_runs([table({"sampled": [0.2, 0.4], "random init": [0.1, 0.1]}),
+                               table({"sampled": [0.5, 0.5], "random init": [0.1, 0.1]})])
+    assert list(mean.index) == ["sampled", "random init"] and list(mean.columns) == [0, 1]
+    np.testing.assert_allclose(mean.loc["sampled"], [40, 50])  # the runs' means 30 and 50
+    np.testing.assert_allclose(sd.loc["sampled"], [np.std([30, 50], ddof=1)] * 2)
+    np.testing.assert_allclose(sd.loc["random init"], [0, 0], atol=1e-9)
+    with pytest.raises(ValueError, match="at least two runs"):
+        summarize_runs([table({"sampled": [0.2]})])
+    with pytest.raises(ValueError, match="differ in their starts"):
+        summarize_runs([table({"sampled": [0.2]}), table({"anchors": [0.2]})])
