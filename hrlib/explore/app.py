@@ -386,16 +386,17 @@ class Explorer:
             log.exception("projecting %s failed", name)
             self.status.value = _error(str(err))
             return
-        self._job = self._worker.submit(self._compute, name, settings, time.perf_counter())
+        self._job = self._worker.submit(self._compute, self.projections, name, settings, time.perf_counter())
         self.progress.value = 0
         self.status.value = f"computing {html.escape(name)} → {_METHOD_LABELS[settings.method]} in the background…"
 
-    def _compute(self, name: str, settings: ProjectionSettings, start: float):
+    def _compute(self, projections: Projections, name: str, settings: ProjectionSettings, start: float):
         """In the background thread: the PCA of a representation not yet drawn, then the map asked for."""
         def progress(done, total, message):
             if self._wanted() == (name, settings.key()):
                 self.progress.value = int(1000 * done / max(total, 1))
-                self.status.value = (f"drawn: {html.escape(self.figure.layout.title.text.split(':')[0])}; computing "
+                drawn, drawn_settings = self.shown
+                self.status.value = (f"drawn: {html.escape(drawn)} → {_METHOD_LABELS[drawn_settings.method]}; computing "
                                      f"{html.escape(name)} → {_METHOD_LABELS[settings.method]} in the background: "
                                      f"{html.escape(message)}… ({time.perf_counter() - start:.0f} s)")
 
@@ -404,9 +405,9 @@ class Explorer:
                 return  # asked for something else meanwhile
             if self.shown[0] != name and settings.method == "umap":
                 pca = settings.replace(method="pca")
-                interim = self.projections.get(name, pca, progress)
+                interim = projections.get(name, pca, progress)
                 _on_kernel_thread(lambda: self._show(name, pca, interim))
-            points = self.projections.get(name, settings, progress)
+            points = projections.get(name, settings, progress)
             _on_kernel_thread(lambda: self._show(name, settings, points))
             return name, settings, points
         except Exception as err:
