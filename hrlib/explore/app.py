@@ -265,19 +265,23 @@ class Explorer:
         close = W.Button(description="close panel", layout=W.Layout(width="120px"))
         close.on_click(lambda _: setattr(self.panel.layout, "display", "none"))
         self.checkpoint_view = W.VBox([self.curve, self.weights, self.properties], layout=W.Layout(display="none"))
+        # The three parts sit side by side where the width allows and wrap where it does not: the
+        # panel goes below the map first, then the map below the controls (one 1000-px notebook
+        # column holds controls and map; the panel needs about 1400 px to stay beside them).
         self.panel = W.VBox([close, self.checkpoint_view, self.summary],
-                            layout=W.Layout(width="460px", min_width="460px", display="none"))
+                            layout=W.Layout(flex="1 1 440px", max_width="100%", display="none"))
         self.panel.add_class("hrlib-panel")
         controls = W.VBox([
             W.HTML("<b>map</b>"), self.representation, self.method, self.n_neighbors, self.min_dist,
             W.HTML("<b>colour</b>"), self.color, self.marker_size,
             W.HTML("<b>filters</b>"), self.split_filter, self.show_test, self.epochs, *self.factor_filters.values(),
             W.HTML("<b>trajectories</b>"), self.trajectories, self.models, self.progress, self.status,
-        ], layout=W.Layout(width="330px", min_width="330px"))
+        ], layout=W.Layout(flex="0 0 330px"))
         controls.add_class("hrlib-controls")
-        plot = W.Box([self.figure], layout=W.Layout(flex="1 1 auto", min_width="480px"))
+        plot = W.Box([self.figure], layout=W.Layout(flex="1 1 500px", min_width="0"))
         plot.add_class("hrlib-map")
-        self.widget = W.HBox([controls, plot, self.panel], layout=W.Layout(width="100%"))
+        self.widget = W.HBox([controls, plot, self.panel], layout=W.Layout(width="100%", flex_flow="row wrap",
+                                                                         align_items="flex-start"))
         self.widget.add_class("hrlib-explorer")
 
         for control in (self.representation, self.method, self.n_neighbors, self.min_dist):

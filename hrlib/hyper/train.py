@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 
 import pandas as pd
@@ -54,6 +54,15 @@ def _as_json(obj) -> dict:
     return json.loads(json.dumps(obj))
 
 
+_MODEL_DEFAULTS = {f.name: f.default for f in fields(ModelConfig) if f.default is not MISSING}
+
+
+def _overrides(settings: dict | None) -> dict:
+    """A run's model settings without those at ModelConfig's defaults: a run saved before hrlib wrote a
+    setting out (its encoder, tokens, compression token) equals one that names the default."""
+    return {k: v for k, v in upgrade_settings(settings or {}).items() if _MODEL_DEFAULTS.get(k, MISSING) != v}
+
+
 def _check_resumable(out: Path, saved: dict, zoo: Zoo, config: TrainConfig, model_config: ModelConfig,
                      resuming: bool):
     """A run may resume on its own zoo with nothing changed, or with more epochs when its schedule
@@ -68,6 +77,7 @@ def _check_resumable(out: Path, saved: dict, zoo: Zoo, config: TrainConfig, mode
                          f"{missing}; choose another --out to train afresh")
     old = _as_json(train_config(saved, out / "config.json").to_dict())  # from_dict reads older spellings
     new = _as_json(config.to_dict())
+    old["model"], new["model"] = _overrides(old.get("model")), _overrides(new.get("model"))
     if config.schedule == "plateau":
         old, new = {**old, "epochs": None}, {**new, "epochs": None}
     if old != new or upgrade_settings(saved["model"]) != _as_json(model_config.to_dict()):

@@ -473,3 +473,56 @@ def against_documented(table: pd.DataFrame, results, key: str, rows=("Eph", "Acc
                              "within 2 sd" if abs(ours - m) <= 2 * s else "outside 2 sd"})
     frame = pd.DataFrame(compared).set_index(["feature", "target"])
     return f"beside {results}, '{title}':\n{frame.to_string()}"
+
+
+RESULTS = Path(__file__).resolve().parents[2] / "docs" / "results.md"  # a checkout's documented results
+
+
+def headline(table: pd.DataFrame, run: str, targets=("Eph", "Acc", "GGap"), documented: tuple | None = None,
+             paper: pd.DataFrame | None = None) -> pd.DataFrame:
+    """z of `run` against the best baseline on each target: this run's scores, and where given the
+    documented mean ± sd over seeds (`documented`: `read_section`'s means and sds) and the paper's.
+
+    One row per target: z and the best other column (by the documented means where they hold the
+    target, else by this run's scores), z's lead, and the verdict. A winner is called only from the
+    documented seeds, where the lead of the means exceeds the two standard deviations added
+    (`clear_winners`' rule); one run alone gives no spread, so its verdict is "one run: no spread"."""
+    rows = []
+    for target in [t for t in targets if t in table.index]:
+        scores = table.loc[target].drop(run).dropna()
+        best = scores.idxmax()
+        if documented is not None and target in documented[0].index:
+            known = documented[0].loc[target].reindex(scores.index).dropna()
+            best = known.idxmax() if len(known) else best
+        row = {"target": target, "z": table.loc[target, run], "best baseline": best,
+               "baseline": scores[best], "lead": table.loc[target, run] - scores[best]}
+        verdict = "one run: no spread"
+        if documented is not None:
+            mean, sd = documented
+            if run in mean.columns and best in mean.columns and target in mean.index:
+                lead, spread = mean.loc[target, run] - mean.loc[target, best], sd.loc[target, run] + sd.loc[target, best]
+                row.update({"z documented": f"{mean.loc[target, run]:.1f} ± {sd.loc[target, run]:.1f}",
+                            "baseline documented": f"{mean.loc[target, best]:.1f} ± {sd.loc[target, best]:.1f}",
+                            "documented lead": lead, "spread": spread})
+                verdict = ("z ahead" if lead > spread else "baseline ahead" if -lead > spread else "level")
+        if paper is not None and target in paper.index:
+            row.update({"z paper": paper.loc[target].get(run, np.nan), "baseline paper": paper.loc[target].get(best, np.nan)})
+        rows.append({**row, "verdict": verdict})
+    return pd.DataFrame(rows).set_index("target")
+
+
+def headline_sentences(frame: pd.DataFrame, run: str) -> str:
+    """The verdicts of `headline` in words (Markdown), one sentence per target."""
+    sentences = []
+    for target, row in frame.iterrows():
+        here = (f"**{target}**: z ({run}) {row['z']:.1f} against the best baseline, {row['best baseline']} "
+                f"{row['baseline']:.1f}, a lead of {row['lead']:+.1f} in this run")
+        if row["verdict"] == "one run: no spread":
+            sentences.append(here + "; one run cannot tell a winner.")
+            continue
+        seeds = (f"over the documented seeds {row['z documented']} against {row['baseline documented']}, a lead "
+                 f"of {row['documented lead']:+.1f} against a spread of {row['spread']:.1f}")
+        word = {"z ahead": "z is ahead", "baseline ahead": f"{row['best baseline']} is ahead",
+                "level": "the two are level: no winner"}[row["verdict"]]
+        sentences.append(f"{here}; {seeds}: {word}.")
+    return "\n".join(f"- {s}" for s in sentences)

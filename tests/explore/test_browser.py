@@ -232,6 +232,29 @@ def test_explorer_notebook_in_chromium(lab):
             assert panel.locator("table").count() == 1 and "Acc (test_acc)" in panel.inner_text()
             panel.scroll_into_view_if_needed()
             page.screenshot(path=ARTIFACTS / "explorer-4-panel.png")
+
+            # ordinary windows, the file browser open: every part inside the output area, the map's
+            # colour bar beside its points and clear of the panel
+            for width in (1400, 1000):
+                page.set_viewport_size({"width": width, "height": 1000})
+                page.wait_for_function(f"""() => {{ const gd = {PLOT}, bar = gd.querySelector('.colorbar');
+                    return bar && bar.getBoundingClientRect().right <= gd.parentElement.getBoundingClientRect().right + 1; }}""",
+                                       timeout=20_000)
+                boxes = page.evaluate(f"""() => {{ const box = e => {{ const r = e.getBoundingClientRect();
+                        return {{left: r.left, right: r.right, top: r.top, bottom: r.bottom}}; }};
+                    const gd = {PLOT};
+                    return {{area: box(gd.closest('.jp-OutputArea-output')), controls: box(document.querySelector('.hrlib-controls')),
+                             map: box(gd.parentElement), bar: box(gd.querySelector('.colorbar')),
+                             panel: box(document.querySelector('.hrlib-panel'))}}; }}""")
+                area = boxes["area"]
+                for part in ("controls", "map", "panel"):
+                    assert area["left"] - 1 <= boxes[part]["left"] and boxes[part]["right"] <= area["right"] + 1, (width, part, boxes)
+                bar, side = boxes["bar"], boxes["panel"]
+                apart = (bar["right"] <= side["left"] or side["right"] <= bar["left"] or bar["bottom"] <= side["top"]
+                         or side["bottom"] <= bar["top"])
+                assert apart, (width, boxes)
+                plot.scroll_into_view_if_needed()
+                page.screenshot(path=ARTIFACTS / f"explorer-5-width-{width}.png")
         finally:
             browser.close()
 

@@ -92,6 +92,19 @@ def test_a_different_configuration_is_refused(tiny_zoo, tmp_path):
     train(tiny_zoo, tmp_path / "run", TINY.replace(epochs=1), device="cpu", progress=False)
     with pytest.raises(ValueError, match="different configuration"):
         train(tiny_zoo, tmp_path / "run", TINY.replace(lr=5e-4), device="cpu", progress=False)
+    named = TINY.replace(epochs=1, model={**TINY.model, "encoder": "attention", "compression_token": False})
+    with pytest.raises(ValueError, match="different configuration"):
+        train(tiny_zoo, tmp_path / "run", named, device="cpu", progress=False)
+
+
+def test_a_run_that_leaves_default_model_settings_unnamed_is_the_same_run(tiny_zoo, tmp_path):
+    """Runs saved before hrlib wrote the encoder, tokens and compression token into the training
+    settings are found again by a call that names those settings at their defaults."""
+    first = train(tiny_zoo, tmp_path / "run", TINY.replace(epochs=1), device="cpu", progress=False)
+    named = TINY.replace(epochs=1, model={**TINY.model, "encoder": "attention", "tokens": "neuron",
+                                          "compression_token": True})
+    again = train(tiny_zoo, tmp_path / "run", named, device="cpu", progress=False)
+    assert again.result == first.result
 
 
 def test_embedding_is_aligned_with_the_properties(tiny_zoo, tmp_path):

@@ -1,5 +1,6 @@
 """`hrlib probe` and `hrlib reproduce`: tables on disk, clear errors, results.md sections rewritten in place."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -351,3 +352,32 @@ def test_commands_writing_one_results_file_at_once_lose_no_section(tmp_path):
         list(pool.map(_write_sections, [results] * 4, range(4), [40] * 4))
     text = results.read_text()
     assert all(f"<!-- BEGIN w{w}-{i} -->" in text for w in range(4) for i in range(40))
+
+
+def test_the_headline_calls_a_winner_only_beyond_the_documented_spread():
+    from hrlib.paper.tables import headline, headline_sentences
+
+    columns = ["W", "PCA_c", "s(W)", "E_cD"]
+    run = pd.DataFrame([[59.0, 75.0, 95.8, 96.2], [67.0, 88.4, 83.6, 91.5], [48.0, 68.0, 79.0, 79.5]],
+                       index=["Eph", "Acc", "GGap"], columns=columns)
+    mean = pd.DataFrame([[59.1, 75.8, 95.8, 96.4], [67.5, 88.1, 84.5, 92.1], [47.9, 67.9, 79.2, 79.8]],
+                        index=run.index, columns=columns)
+    sd = pd.DataFrame(0.5, index=run.index, columns=columns)
+    sd.loc["Acc", "E_cD"] = 1.4
+    paper = pd.DataFrame([[97.0, 96.4], [90.2, 86.9]], index=["Eph", "Acc"], columns=["E_cD", "s(W)"])
+    frame = headline(run, "E_cD", documented=(mean, sd), paper=paper)
+    # the best baseline of each target, by the documented means: Acc's is PCA_c, not s(W)
+    assert list(frame["best baseline"]) == ["s(W)", "PCA_c", "s(W)"]
+    np.testing.assert_allclose(frame["lead"], [0.4, 3.1, 0.5], atol=1e-9)
+    # Eph: a lead of 0.6 against a spread of 1.0 is level; Acc: 4.0 against 1.9 is a win
+    assert list(frame["verdict"]) == ["level", "z ahead", "level"]
+    assert frame.loc["Acc", "z paper"] == 90.2 and np.isnan(frame.loc["GGap", "z paper"])
+    text = headline_sentences(frame, "E_cD")
+    assert "**Acc**: z (E_cD) 91.5 against the best baseline, PCA_c 88.4" in text and "z is ahead" in text
+    assert text.count("no winner") == 2
+    # without documented seeds no verdict is called
+    alone = headline(run, "E_cD")
+    assert set(alone["verdict"]) == {"one run: no spread"} and alone.loc["Acc", "best baseline"] == "PCA_c"
+    assert headline_sentences(alone, "E_cD").count("one run cannot tell a winner") == 3
+    sd.loc["Acc", "E_cD"] = 3.5  # a wider spread turns the same lead into a draw
+    assert headline(run, "E_cD", documented=(mean, sd)).loc["Acc", "verdict"] == "level"
