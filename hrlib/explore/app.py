@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 FEW_VALUES = 10  # numeric properties with at most this many values are coloured as classes
 SLIDER_VALUES = 20  # hyper-parameters with more values than this are filtered by a range slider
 HOVER_METRICS = ("test_acc", "ggap")  # in every point's hover label
+# The map's figure may shrink with its box (a flex item keeps its content's width otherwise), and
+# plotly then redraws it, colour bar included, at the width it is given.
+_STYLE = "<style>.hrlib-map > * {flex: 1 1 auto; min-width: 0; width: 100%; overflow: hidden;}</style>"
 _METHOD_LABELS = {"umap": "UMAP", "pca": "PCA"}
 
 
@@ -106,7 +109,7 @@ def _show(output: W.Output, fig: go.Figure):
     FigureWidget would carry another 5 MB copy of plotly.js)."""
     spec = json.loads(pio.to_json(fig, validate=False))
     output.outputs = ({"output_type": "display_data", "metadata": {},
-                       "data": {"application/vnd.plotly.v1+json": {**spec, "config": {"displaylogo": False}},
+                       "data": {"application/vnd.plotly.v1+json": {**spec, "config": {"displaylogo": False, "responsive": True}},
                                 "text/plain": fig.layout.title.text or "figure"}},)
 
 
@@ -250,6 +253,7 @@ class Explorer:
         self.figure = go.FigureWidget([main, focus], layout=dict(
             height=620, margin=dict(l=40, r=20, t=50, b=40), legend=dict(x=0, y=1), plot_bgcolor="white",
             xaxis=axis, yaxis=axis))
+        self.figure._config = {"responsive": True, "displaylogo": False}  # redrawn at the width the window leaves it
         self.figure.data[0].update(hover_labels(self.zoo.properties, self.factors))  # not in the constructor: it deep-copies
         self.figure.data[0].on_click(lambda trace, points, state: points.point_inds
                                      and self.show_checkpoint(points.point_inds[0]))
@@ -265,17 +269,19 @@ class Explorer:
         close = W.Button(description="close panel", layout=W.Layout(width="120px"))
         close.on_click(lambda _: setattr(self.panel.layout, "display", "none"))
         self.checkpoint_view = W.VBox([self.curve, self.weights, self.properties], layout=W.Layout(display="none"))
-        # The three parts sit side by side where the width allows and wrap where it does not: the
-        # panel goes below the map first, then the map below the controls (one 1000-px notebook
-        # column holds controls and map; the panel needs about 1400 px to stay beside them).
+        # Controls and map side by side where the width allows, the map below the controls where it
+        # does not; the panel always on a row of its own below them, so that the map's width follows
+        # the window's alone (plotly redraws a responsive figure when the window is resized, not
+        # when a neighbour in its row appears).
         self.panel = W.VBox([close, self.checkpoint_view, self.summary],
-                            layout=W.Layout(flex="1 1 440px", max_width="100%", display="none"))
+                            layout=W.Layout(flex="1 1 100%", max_width="100%", display="none"))
         self.panel.add_class("hrlib-panel")
         controls = W.VBox([
             W.HTML("<b>map</b>"), self.representation, self.method, self.n_neighbors, self.min_dist,
             W.HTML("<b>colour</b>"), self.color, self.marker_size,
             W.HTML("<b>filters</b>"), self.split_filter, self.show_test, self.epochs, *self.factor_filters.values(),
             W.HTML("<b>trajectories</b>"), self.trajectories, self.models, self.progress, self.status,
+            W.HTML(_STYLE, layout=W.Layout(height="0px", margin="0")),
         ], layout=W.Layout(flex="0 0 330px"))
         controls.add_class("hrlib-controls")
         plot = W.Box([self.figure], layout=W.Layout(flex="1 1 500px", min_width="0"))

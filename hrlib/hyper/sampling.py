@@ -16,9 +16,11 @@ test accuracy after each.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KernelDensity, NearestNeighbors
 from sklearn.preprocessing import StandardScaler
@@ -180,3 +182,36 @@ def summarize_runs(tables: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFra
         raise ValueError("the runs' tables differ in their starts or epochs; compare runs made with the same options")
     return tuple(stat.unstack("epoch").rename_axis(columns="epochs trained")
                  for stat in (means.mean(axis=1), means.std(axis=1)))
+
+
+class Difference(NamedTuple):
+    """Start a's mean test accuracy minus start b's, in points, its standard error and the p-value
+    of the two-sided t-test that they are equal."""
+
+    gap: float
+    se: float
+    p: float
+
+    @property
+    def real(self) -> bool:
+        """Whether the gap is told apart from zero at the 5% level."""
+        return self.p < 0.05
+
+
+def difference(table: pd.DataFrame, a: str, b: str, epoch: int = 0, paired: bool = False) -> Difference:
+    """How start `a`'s networks differ from start `b`'s after `epoch` epochs of training, in points of
+    test accuracy (a `compare_starts` table): Welch's t-test on two independent groups, or the paired
+    test where network i of one start is network i of the other (the anchors and their reconstructions)."""
+    at = table[table["epoch"] == epoch]
+    x, y = (at.loc[at["start"] == s].sort_values("network")["test_acc"].to_numpy() * 100 for s in (a, b))
+    if len(x) < 2 or len(y) < 2:
+        raise ValueError(f"need at least two networks of {a!r} and of {b!r} at epoch {epoch}")
+    if paired:
+        if len(x) != len(y):
+            raise ValueError(f"{a!r} and {b!r} hold different numbers of networks; they cannot be paired")
+        d = x - y
+        se, p = d.std(ddof=1) / np.sqrt(len(d)), stats.ttest_rel(x, y).pvalue
+    else:
+        se, p = np.sqrt(x.var(ddof=1) / len(x) + y.var(ddof=1) / len(y)), stats.ttest_ind(x, y, equal_var=False).pvalue
+    p = 1.0 if np.isnan(p) else float(p)  # identical groups: no difference to tell
+    return Difference(float(x.mean() - y.mean()), float(se), p)

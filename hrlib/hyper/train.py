@@ -59,7 +59,7 @@ _MODEL_DEFAULTS = {f.name: f.default for f in fields(ModelConfig) if f.default i
 
 def _overrides(settings: dict | None) -> dict:
     """A run's model settings without those at ModelConfig's defaults: a run saved before hrlib wrote a
-    setting out (its encoder, tokens, compression token) equals one that names the default."""
+    setting out (its encoder, tokens, compression token, standardization) equals one that names the default."""
     return {k: v for k, v in upgrade_settings(settings or {}).items() if _MODEL_DEFAULTS.get(k, MISSING) != v}
 
 
@@ -80,7 +80,8 @@ def _check_resumable(out: Path, saved: dict, zoo: Zoo, config: TrainConfig, mode
     old["model"], new["model"] = _overrides(old.get("model")), _overrides(new.get("model"))
     if config.schedule == "plateau":
         old, new = {**old, "epochs": None}, {**new, "epochs": None}
-    if old != new or upgrade_settings(saved["model"]) != _as_json(model_config.to_dict()):
+    model = _as_json({**_MODEL_DEFAULTS, **upgrade_settings(saved["model"])})  # settings added since stay at their defaults
+    if old != new or model != _as_json({**_MODEL_DEFAULTS, **model_config.to_dict()}):
         raise ValueError(f"{out} holds a run with a different configuration; choose another --out")
 
 

@@ -237,9 +237,13 @@ def test_explorer_notebook_in_chromium(lab):
             # colour bar beside its points and clear of the panel
             for width in (1400, 1000):
                 page.set_viewport_size({"width": width, "height": 1000})
-                page.wait_for_function(f"""() => {{ const gd = {PLOT}, bar = gd.querySelector('.colorbar');
-                    return bar && bar.getBoundingClientRect().right <= gd.parentElement.getBoundingClientRect().right + 1; }}""",
-                                       timeout=20_000)
+                try:
+                    page.wait_for_function(f"""() => {{ const gd = {PLOT}, bar = gd.querySelector('.colorbar');
+                        return bar && bar.getBoundingClientRect().right <= gd.parentElement.getBoundingClientRect().right + 1; }}""",
+                                           timeout=20_000)
+                finally:
+                    plot.scroll_into_view_if_needed()
+                    page.screenshot(path=ARTIFACTS / f"explorer-5-width-{width}.png")
                 boxes = page.evaluate(f"""() => {{ const box = e => {{ const r = e.getBoundingClientRect();
                         return {{left: r.left, right: r.right, top: r.top, bottom: r.bottom}}; }};
                     const gd = {PLOT};
@@ -253,8 +257,6 @@ def test_explorer_notebook_in_chromium(lab):
                 apart = (bar["right"] <= side["left"] or side["right"] <= bar["left"] or bar["bottom"] <= side["top"]
                          or side["bottom"] <= bar["top"])
                 assert apart, (width, boxes)
-                plot.scroll_into_view_if_needed()
-                page.screenshot(path=ARTIFACTS / f"explorer-5-width-{width}.png")
         finally:
             browser.close()
 

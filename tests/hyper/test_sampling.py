@@ -130,3 +130,26 @@ def test_runs_are_summarized_by_the_spread_of_their_means():
         summarize_runs([table({"sampled": [0.2]})])
     with pytest.raises(ValueError, match="differ in their starts"):
         summarize_runs([table({"sampled": [0.2]}), table({"anchors": [0.2]})])
+
+
+def test_differences_between_starts_use_the_standard_error():
+    from hrlib.hyper.sampling import difference
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for start, centre in (("sampled", 0.80), ("zoo (test split)", 0.83), ("random init", 0.80)):
+        for n, acc in enumerate(centre + rng.normal(scale=0.05, size=50)):
+            rows.append(dict(start=start, network=n, epoch=0, test_acc=acc))
+    table = pd.DataFrame(rows)
+    gap = difference(table, "sampled", "zoo (test split)")
+    # a gap of about 3 points with sds of 5 points over 50 networks each: a standard error near 1, told apart
+    assert -5 < gap.gap < -1 and 0.7 < gap.se < 1.3 and gap.real
+    assert not difference(table, "sampled", "random init").real
+    # paired: the same networks shifted by 1 point each are told apart, however wide their spread
+    shifted = table[table.start == "sampled"].assign(start="anchors", test_acc=lambda t: t.test_acc - 0.01)
+    both = pd.concat([table, shifted])
+    paired = difference(both, "sampled", "anchors", paired=True)
+    assert paired.gap == pytest.approx(1.0) and paired.real
+    assert not difference(both, "sampled", "anchors").real  # as independent groups the shift is lost in the spread
+    with pytest.raises(ValueError, match="at least two networks"):
+        difference(table, "sampled", "zoo (test split)", epoch=3)

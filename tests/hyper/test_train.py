@@ -105,6 +105,12 @@ def test_a_run_that_leaves_default_model_settings_unnamed_is_the_same_run(tiny_z
                                           "compression_token": True})
     again = train(tiny_zoo, tmp_path / "run", named, device="cpu", progress=False)
     assert again.result == first.result
+    # a run saved before the standardize setting existed (its model settings without it)
+    config_file = tmp_path / "run" / "config.json"
+    saved = json.loads(config_file.read_text())
+    del saved["model"]["standardize"]
+    config_file.write_text(json.dumps(saved))
+    assert train(tiny_zoo, tmp_path / "run", named, device="cpu", progress=False).result == first.result
 
 
 def test_embedding_is_aligned_with_the_properties(tiny_zoo, tmp_path):
