@@ -523,6 +523,6 @@ def headline_sentences(frame: pd.DataFrame, run: str) -> str:
         seeds = (f"over the documented seeds {row['z documented']} against {row['baseline documented']}, a lead "
                  f"of {row['documented lead']:+.1f} against a spread of {row['spread']:.1f}")
         word = {"z ahead": "z is ahead", "baseline ahead": f"{row['best baseline']} is ahead",
-                "level": "the two are level: no winner"}[row["verdict"]]
+                "level": "level, no winner"}[row["verdict"]]
         sentences.append(f"{here}; {seeds}: {word}.")
     return "\n".join(f"- {s}" for s in sentences)
