@@ -53,6 +53,7 @@ HOVER_METRICS = ("test_acc", "ggap")  # in every point's hover label
 # plotly then redraws it, colour bar included, at the width it is given.
 _STYLE = "<style>.hrlib-map > * {flex: 1 1 auto; min-width: 0; width: 100%; overflow: hidden;}</style>"
 _METHOD_LABELS = {"umap": "UMAP", "pca": "PCA"}
+_CONFIG = {"displaylogo": False, "responsive": True}  # plotly's: figures redrawn when the window is resized
 
 
 def _format(value) -> str:
@@ -109,7 +110,7 @@ def _show(output: W.Output, fig: go.Figure):
     FigureWidget would carry another 5 MB copy of plotly.js)."""
     spec = json.loads(pio.to_json(fig, validate=False))
     output.outputs = ({"output_type": "display_data", "metadata": {},
-                       "data": {"application/vnd.plotly.v1+json": {**spec, "config": {"displaylogo": False, "responsive": True}},
+                       "data": {"application/vnd.plotly.v1+json": {**spec, "config": _CONFIG},
                                 "text/plain": fig.layout.title.text or "figure"}},)
 
 
@@ -253,7 +254,7 @@ class Explorer:
         self.figure = go.FigureWidget([main, focus], layout=dict(
             height=620, margin=dict(l=40, r=20, t=50, b=40), legend=dict(x=0, y=1), plot_bgcolor="white",
             xaxis=axis, yaxis=axis))
-        self.figure._config = {"responsive": True, "displaylogo": False}  # redrawn at the width the window leaves it
+        self.figure._config = _CONFIG  # redrawn at the width the window leaves it
         self.figure.data[0].update(hover_labels(self.zoo.properties, self.factors))  # not in the constructor: it deep-copies
         self.figure.data[0].on_click(lambda trace, points, state: points.point_inds
                                      and self.show_checkpoint(points.point_inds[0]))
@@ -406,9 +407,10 @@ class Explorer:
             if self._wanted() == (name, settings.key()):
                 self.progress.value = int(1000 * done / max(total, 1))
                 drawn, drawn_settings = self.shown
-                self.status.value = (f"drawn: {html.escape(drawn)} → {_METHOD_LABELS[drawn_settings.method]}; computing "
-                                     f"{html.escape(name)} → {_METHOD_LABELS[settings.method]} in the background: "
-                                     f"{html.escape(message)}… ({time.perf_counter() - start:.0f} s)")
+                self.status.value = (
+                    f"drawn: {html.escape(drawn)} → {_METHOD_LABELS[drawn_settings.method]}; computing "
+                    f"{html.escape(name)} → {_METHOD_LABELS[settings.method]} in the background: "
+                    f"{html.escape(message)}… ({time.perf_counter() - start:.0f} s)")
 
         try:
             if self._wanted() != (name, settings.key()):

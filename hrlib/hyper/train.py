@@ -80,7 +80,7 @@ def _check_resumable(out: Path, saved: dict, zoo: Zoo, config: TrainConfig, mode
     old["model"], new["model"] = _overrides(old.get("model")), _overrides(new.get("model"))
     if config.schedule == "plateau":
         old, new = {**old, "epochs": None}, {**new, "epochs": None}
-    model = _as_json({**_MODEL_DEFAULTS, **upgrade_settings(saved["model"])})  # settings added since stay at their defaults
+    model = _as_json({**_MODEL_DEFAULTS, **upgrade_settings(saved["model"])})  # settings added since: defaults
     if old != new or model != _as_json({**_MODEL_DEFAULTS, **model_config.to_dict()}):
         raise ValueError(f"{out} holds a run with a different configuration; choose another --out")
 

@@ -47,7 +47,8 @@ def trade_off_sentences(ours: pd.DataFrame, paper: pd.DataFrame | None, setting:
     """Markdown lines ranking the settings (`setting`: "loss" or "encoder") by reconstruction and by
     prediction, and the finding a notebook's result repeats: which reconstructs and which predicts best."""
     paper = None if paper is None else paper.reindex(ours.index)
-    lines = [f"{PLURAL[setting].capitalize()} ranked by {what}: {ranked(ours[column], None if paper is None else paper[column])}."
+    lines = [f"{PLURAL[setting].capitalize()} ranked by {what}: "
+             f"{ranked(ours[column], None if paper is None else paper[column])}."
              for what, column in (("reconstruction", REC), ("prediction", PRED))]
     finding = (f"of the {PLURAL[setting]}, the best reconstruction is {ours[REC].idxmax()}'s and the best prediction "
                f"{ours[PRED].idxmax()}'s")
