@@ -50,8 +50,12 @@ FEW_VALUES = 10  # numeric properties with at most this many values are coloured
 SLIDER_VALUES = 20  # hyper-parameters with more values than this are filtered by a range slider
 HOVER_METRICS = ("test_acc", "ggap")  # in every point's hover label
 # The map's figure may shrink with its box (a flex item keeps its content's width otherwise), and
-# plotly then redraws it, colour bar included, at the width it is given.
-_STYLE = "<style>.hrlib-map > * {flex: 1 1 auto; min-width: 0; width: 100%; overflow: hidden;}</style>"
+# plotly then redraws it, colour bar included, at the width it is given; the panel's tables show
+# numbers right-aligned in light rows, not in a bordered grid.
+_STYLE = ("<style>.hrlib-map > * {flex: 1 1 auto; min-width: 0; width: 100%; overflow: hidden;}"
+          ".hrlib-panel table {border-collapse: collapse; margin: 4px 0;}"
+          ".hrlib-panel th, .hrlib-panel td {padding: 2px 10px; text-align: right; border-bottom: 1px solid #eee;}"
+          "</style>")
 _METHOD_LABELS = {"umap": "UMAP", "pca": "PCA"}
 _CONFIG = {"displaylogo": False, "responsive": True}  # plotly's: figures redrawn when the window is resized
 
@@ -462,7 +466,7 @@ class Explorer:
             note = ("predicted by linear probes on each feature set (test split)" if table.shape[1] > 1
                     else f"probes predict test-split checkpoints only; this one is in {self.splits[row]}")
         self.properties.value = (f"<h4>model {model}, epoch {epoch} ({self.splits[row]})</h4><p>{note}</p>"
-                                 + table.to_html(float_format=lambda v: f"{v:.4g}", na_rep="–"))
+                                 + table.to_html(float_format=lambda v: f"{v:.3g}", na_rep="–", border=0))
         self.checkpoint_view.layout.display = self.panel.layout.display = "flex"
         if self.trajectories.value:
             chosen = [m for m in self._chosen_models() if m != model][-(self.max_trajectories - 1):] + [model]
@@ -477,7 +481,7 @@ class Explorer:
             self.summary.value = ""
             return
         summary = selection_summary(self.zoo.properties, self.selection, self.splits, self.factors)
-        self.summary.value = f"<h4>{len(self.selection):,} checkpoints selected</h4>" + summary.to_html()
+        self.summary.value = f"<h4>{len(self.selection):,} checkpoints selected</h4>" + summary.to_html(border=0)
         self.panel.layout.display = "flex"
         if self.trajectories.value:
             self.models.value = ", ".join(map(str, self._selected_models()))

@@ -239,7 +239,7 @@ def test_clicking_a_point_opens_the_panel_on_that_checkpoint(explorer, hyp_zoo, 
     page = explorer.properties.value
     predicted = report.predictions.query("row == @row and target == 'Acc'")["predicted"].iloc[0]
     assert f"model {model}, epoch 3 (test)" in page and "<th>s(W)</th>" in page
-    assert f"{predicted:.4g}" in page and f"{props['test_acc'][row]:.4g}" in page
+    assert f"{predicted:.3g}" in page and f"{props['test_acc'][row]:.3g}" in page
     # the clicked point is ringed
     assert (explorer.figure.data[1].x[0], explorer.figure.data[1].y[0]) == pytest.approx(tuple(explorer.points[row]))
 
