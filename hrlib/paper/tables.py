@@ -53,13 +53,23 @@ def ablation_runs(zoo, table: str, runs="runs", epochs: int | None = None, quick
     the table to some of its rows; `reduction` ("mean" or "sum") overrides the recipe's reduction of
     the reconstruction error; `seeds` N trains replicates 0..N-1 of each row beside its directory.
     """
+    from hrlib.hyper.train import train_replicates
+
+    out = {}
+    for name, (config, path) in _ablation_settings(zoo, table, runs, epochs, quick, only, device, reduction).items():
+        train_replicates(zoo, path, config, seeds, device=device, progress=progress)
+        out[name] = str(path)
+    return out
+
+
+def _ablation_settings(zoo, table: str, runs, epochs, quick, only, device, reduction) -> dict:
+    """name → (training configuration, run directory) of each row `ablation_runs` trains."""
     from hrlib.hyper.config import configure
     from hrlib.hyper.runs import run_dir
-    from hrlib.hyper.train import train_replicates
 
     if table not in ABLATIONS:
         raise ValueError(f"unknown ablation {table!r}; known: {sorted(ABLATIONS)}")
-    out = {}
+    rows = {}
     for name, setting in ABLATIONS[table].items():
         if only is not None and name not in only:
             continue
@@ -67,11 +77,40 @@ def ablation_runs(zoo, table: str, runs="runs", epochs: int | None = None, quick
         augment = setting.get("augment", "P,E")
         config = configure(zoo, loss=loss, encoder=encoder, augment=augment, epochs=epochs, quick=quick, device=device,
                            reduction=reduction)
-        path = run_dir(runs, zoo.path.name if zoo.path else "zoo", False, loss, encoder, augment, epochs or 0,
-                       config.loss.reduction)
-        train_replicates(zoo, path, config, seeds, device=device, progress=progress)
-        out[name] = str(path)
-    return out
+        rows[name] = config, run_dir(runs, zoo.path.name if zoo.path else "zoo", False, loss, encoder, augment,
+                                     epochs or 0, config.loss.reduction)
+    return rows
+
+
+def ablation_plan(zoo, tables, runs="runs", epochs: int | None = None, quick: bool = False, only=None,
+                  device="auto") -> str:
+    """What `ablation_runs` will train for each of `tables` and how long that takes here, before it
+    starts: each row's run found finished, or its epochs left times an epoch's time measured on this
+    machine (`estimate_epoch_seconds`, once per encoder)."""
+    from hrlib.hyper.runs import read_history
+    from hrlib.hyper.train import estimate_epoch_seconds
+    from hrlib.zoos.estimate import _duration
+
+    n_models, n_checkpoints = zoo.n_models, len(zoo.epochs)
+    per_epoch, lines, total = {}, [], 0.0
+    for table in tables:
+        rows = _ablation_settings(zoo, table, runs, epochs, quick, (only or {}).get(table), device, None)
+        left = {}
+        for name, (config, path) in rows.items():
+            done = len(read_history(path / "history.csv")) if (path / "history.csv").is_file() else 0
+            if (path / "result.json").is_file() or done >= config.epochs:
+                continue
+            train_share, val_share, _ = config.split_fractions
+            key = (tuple(sorted(config.model.items())), config.batch_size, config.augment)
+            if key not in per_epoch:
+                per_epoch[key] = estimate_epoch_seconds(zoo.layout, round(train_share * n_models) * n_checkpoints,
+                                                        round(val_share * n_models) * n_checkpoints, config, device)
+            left[name] = per_epoch[key] * (config.epochs - done)
+        total += sum(left.values())
+        found = len(rows) - len(left)
+        lines.append(f"{table}: {len(rows)} runs, {found} found trained; "
+                     + (", ".join(f"{name} {_duration(s)}" for name, s in left.items()) if left else "nothing to train"))
+    return "\n".join(lines + [f"about {_duration(total)} of training in all, measured here; then scoring every run"])
 
 
 def table3(zoo, runs: dict[str, str]) -> pd.DataFrame:

@@ -142,12 +142,17 @@ def test_a_table_from_a_run_still_training_says_so(tiny_zoo, tiny_run, tmp_path,
 
 
 def test_ablation_runs_are_trained_once_and_tabled(tiny_zoo, tmp_path):
-    from hrlib.paper.tables import ablation_runs, table3
+    from hrlib.paper.tables import ablation_plan, ablation_runs, table3
     from hrlib.hyper.runs import load_run
 
     only = ["ED -", "E_cD P,E"]
+    before = ablation_plan(tiny_zoo, ["table3"], tmp_path, epochs=1, quick=True, only={"table3": only}, device="cpu")
+    assert before.startswith("table3: 2 runs, 0 found trained; ED - ") and "E_cD P,E " in before
     runs = ablation_runs(tiny_zoo, "table3", tmp_path, epochs=1, quick=True, only=only, device="cpu", progress=False)
     assert sorted(runs) == sorted(only)
+    after = ablation_plan(tiny_zoo, ["table3"], tmp_path, epochs=1, quick=True, only={"table3": only}, device="cpu")
+    assert after.splitlines()[0] == "table3: 2 runs, 2 found trained; nothing to train"
+    assert after.splitlines()[1].startswith("about 0 s of training in all")
     ed = load_run(runs["ED -"])
     assert ed.config.loss.name == "ED" and not ed.config.augment.permute and ed.config.augment.erase_p == 0
     assert load_run(runs["E_cD P,E"]).config.augment.name == "P,E"
