@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -54,15 +54,6 @@ def _as_json(obj) -> dict:
     return json.loads(json.dumps(obj))
 
 
-_MODEL_DEFAULTS = {f.name: f.default for f in fields(ModelConfig) if f.default is not MISSING}
-
-
-def _overrides(settings: dict | None) -> dict:
-    """A run's model settings without those at ModelConfig's defaults: a run saved before hrlib wrote a
-    setting out (its encoder, tokens, compression token, standardization) equals one that names the default."""
-    return {k: v for k, v in upgrade_settings(settings or {}).items() if _MODEL_DEFAULTS.get(k, MISSING) != v}
-
-
 def _check_resumable(out: Path, saved: dict, zoo: Zoo, config: TrainConfig, model_config: ModelConfig,
                      resuming: bool):
     """A run may resume on its own zoo with nothing changed, or with more epochs when its schedule
@@ -75,13 +66,18 @@ def _check_resumable(out: Path, saved: dict, zoo: Zoo, config: TrainConfig, mode
         missing = "its config.json names none" if not trained_on else f"{zoo!r} was never saved and has none"
         raise ValueError(f"{out}: a run resumes only on the zoo it was trained on, known by its checksum, and "
                          f"{missing}; choose another --out to train afresh")
-    old = _as_json(train_config(saved, out / "config.json").to_dict())  # from_dict reads older spellings
-    new = _as_json(config.to_dict())
-    old["model"], new["model"] = _overrides(old.get("model")), _overrides(new.get("model"))
+    before = train_config(saved, out / "config.json")  # from_dict reads older spellings
+    # the model compared as the ModelConfig it makes, so a setting added since (absent from an older
+    # config.json) counts at its default, whether or not the new call names it
+    old, new = _as_json({**before.to_dict(), "model": None}), _as_json({**config.to_dict(), "model": None})
     if config.schedule == "plateau":
         old, new = {**old, "epochs": None}, {**new, "epochs": None}
-    model = _as_json({**_MODEL_DEFAULTS, **upgrade_settings(saved["model"])})  # settings added since: defaults
-    if old != new or model != _as_json({**_MODEL_DEFAULTS, **model_config.to_dict()}):
+    try:
+        made = (before.model_config(zoo), ModelConfig(**upgrade_settings(saved["model"])))
+        models = [_as_json(m.to_dict()) for m in made]
+    except TypeError:  # a setting this hrlib does not know
+        models = [None]
+    if old != new or any(m != _as_json(model_config.to_dict()) for m in models):
         raise ValueError(f"{out} holds a run with a different configuration; choose another --out")
 
 
