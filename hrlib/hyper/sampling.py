@@ -27,6 +27,7 @@ from sklearn.preprocessing import StandardScaler
 
 from hrlib.evaluate.features import flat_rows
 from hrlib.evaluate.probes import plain
+from hrlib.evaluate.tables import over_seeds
 from hrlib.hyper.inference import decode, embed_weights, reconstruct
 from hrlib.hyper.runs import Run, load_run
 from hrlib.zoos.population import FACTORS, ModelSpec, train_population
@@ -177,11 +178,10 @@ def summarize_runs(tables: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFra
     epochs of training (columns)."""
     if len(tables) < 2:
         raise ValueError(f"need the tables of at least two runs to give a spread, got {len(tables)}")
-    means = pd.concat([t.groupby(["start", "epoch"], sort=False)["test_acc"].mean().mul(100) for t in tables], axis=1)
-    if means.isna().any().any():
+    means = [t.groupby(["start", "epoch"], sort=False)["test_acc"].mean().mul(100).unstack("epoch") for t in tables]
+    if any(not (m.index.equals(means[0].index) and m.columns.equals(means[0].columns)) for m in means):
         raise ValueError("the runs' tables differ in their starts or epochs; compare runs made with the same options")
-    return tuple(stat.unstack("epoch").rename_axis(columns="epochs trained")
-                 for stat in (means.mean(axis=1), means.std(axis=1)))
+    return tuple(stat.rename_axis(columns="epochs trained") for stat in over_seeds(means))
 
 
 class Difference(NamedTuple):

@@ -543,7 +543,8 @@ def headline(table: pd.DataFrame, run: str, targets=("Eph", "Acc", "GGap"), docu
                 row.update({"z documented": f"{mean.loc[target, run]:.1f} ± {sd.loc[target, run]:.1f}",
                             "baseline documented": f"{mean.loc[target, best]:.1f} ± {sd.loc[target, best]:.1f}",
                             "documented lead": lead, "spread": spread})
-                verdict = ("z ahead" if lead > spread else "baseline ahead" if -lead > spread else "level")
+                bold = clear_winners(mean.loc[[target], [run, best]], sd.loc[[target], [run, best]]).loc[target]
+                verdict = "z ahead" if bold[run] else "baseline ahead" if bold[best] else "level"
         if paper is not None and target in paper.index:
             row.update({"z paper": paper.loc[target].get(run, np.nan), "baseline paper": paper.loc[target].get(best, np.nan)})
         rows.append({**row, "verdict": verdict})

@@ -178,11 +178,17 @@ def test_projections_are_computed_once_per_representation_and_settings(explorer)
     assert "kept" in explorer.status.value
 
 
-def test_the_first_map_is_pca_while_umap_is_computed_then_kept_on_disk(hyp_zoo, map_cache):
+def test_the_first_map_is_pca_while_umap_is_computed_then_kept_on_disk(hyp_zoo, map_cache, monkeypatch):
+    from hrlib.explore import projections
+
+    release, project = threading.Event(), projections.project
+    monkeypatch.setattr(projections, "project", lambda X, s, progress=None:  # UMAP waits to be released
+                        project(X, s, progress) if s.method == "pca" or release.wait(60) else None)
     umap = ProjectionSettings(n_neighbors=5, fit_rows=100)
     explorer = Explorer(hyp_zoo, settings=umap, representation="W")
-    drawn = explorer.figure.layout.title.text  # the background job may have finished by now, or not
-    assert drawn.startswith(("W → PCA", "W → UMAP"))
+    assert explorer.figure.layout.title.text.startswith("W → PCA") and explorer.figure.layout.xaxis.title.text == "PC 1"
+    assert explorer.status.value == "computing W → UMAP in the background…"
+    release.set()
     explorer.wait()
     assert explorer.figure.layout.title.text.startswith("W → UMAP") and explorer.figure.layout.xaxis.title.text == "UMAP 1"
     np.testing.assert_array_equal(explorer.points, explorer.projections.get("W", umap))
