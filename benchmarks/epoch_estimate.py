@@ -40,10 +40,7 @@ def main():
 
     zoo = load_zoo(args.zoo)
     config = configure(zoo, device="cpu")
-    train_share, val_share, _ = config.split_fractions
-    n_ckpt = len(zoo.epochs)
-    estimate = estimate_epoch_seconds(zoo.layout, round(train_share * zoo.n_models) * n_ckpt,
-                                      round(val_share * zoo.n_models) * n_ckpt, config, "cpu")
+    estimate = estimate_epoch_seconds(zoo.layout, zoo.n_models, len(zoo.epochs), config, "cpu")
     with tempfile.TemporaryDirectory() as tmp:
         one = timed_run(zoo, config.replace(epochs=1), Path(tmp) / "one")
         more = timed_run(zoo, config.replace(epochs=1 + args.epochs), Path(tmp) / "more")

@@ -122,9 +122,8 @@ def plan(zoo: str, runs="runs", size: str = "full", *, out: str = "", loss: str 
         return "\n".join(lines + [f"hyper-representation: found, finished, in {path}"])
     if (path / "history.csv").is_file():
         done = len(read_history(path / "history.csv"))
-    train_share, val_share, _ = config.split_fractions
-    n_train = round(train_share * n_models) * n_checkpoints
-    seconds = estimate_epoch_seconds(layout, n_train, round(val_share * n_models) * n_checkpoints, config, device)
+    n_train = round(config.split_fractions[0] * n_models) * n_checkpoints
+    seconds = estimate_epoch_seconds(layout, n_models, n_checkpoints, config, device)
     left = config.epochs - done
     lines.append(f"hyper-representation: {config.loss.name}, {encoder}, "
                  f"{config.epochs} epochs ({left} to go{f', resuming {path}' if done else ''}) on {n_train:,} "

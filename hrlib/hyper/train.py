@@ -352,13 +352,17 @@ def evaluate(model, samples: torch.Tensor, bank, config: TrainConfig, batch_size
     return out
 
 
-def estimate_epoch_seconds(layout, n_train: int, n_val: int, config: TrainConfig, device="auto", steps: int = 3) -> float:
-    """Seconds one training epoch (and its validation) will take here, for `n_train` / `n_val` samples of
-    `layout`: a few training steps of the configured model on random weight vectors, timed after one
-    warm-up step. No zoo is needed, so a notebook can say what training will cost before building one."""
+def estimate_epoch_seconds(layout, n_models: int, n_checkpoints: int, config: TrainConfig, device="auto",
+                           steps: int = 3) -> float:
+    """Seconds one training epoch (and its validation) will take here, for a zoo of `n_models` ×
+    `n_checkpoints` of `layout` split by `config.split_fractions`: a few training steps of the configured
+    model on random weight vectors, timed after one warm-up step. No zoo is needed, so a notebook can say
+    what training will cost before building one."""
     from hrlib.zoos.layout import Layout
 
     layout = layout if isinstance(layout, Layout) else Layout.from_dict(layout)
+    train_share, val_share, _ = config.split_fractions
+    n_train, n_val = round(train_share * n_models) * n_checkpoints, round(val_share * n_models) * n_checkpoints
     device = pick_device(device)
     batch_size = min(config.batch_size, max(2, n_train))
     with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):

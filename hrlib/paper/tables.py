@@ -100,11 +100,9 @@ def ablation_plan(zoo, tables, runs="runs", epochs: int | None = None, quick: bo
             done = len(read_history(path / "history.csv")) if (path / "history.csv").is_file() else 0
             if (path / "result.json").is_file() or done >= config.epochs:
                 continue
-            train_share, val_share, _ = config.split_fractions
             key = (tuple(sorted(config.model.items())), config.batch_size, config.augment)
             if key not in per_epoch:
-                per_epoch[key] = estimate_epoch_seconds(zoo.layout, round(train_share * n_models) * n_checkpoints,
-                                                        round(val_share * n_models) * n_checkpoints, config, device)
+                per_epoch[key] = estimate_epoch_seconds(zoo.layout, n_models, n_checkpoints, config, device)
             left[name] = per_epoch[key] * (config.epochs - done)
         total += sum(left.values())
         found = len(rows) - len(left)
