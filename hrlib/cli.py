@@ -197,8 +197,8 @@ def parser() -> argparse.ArgumentParser:
     tr = subcommands.add_parser("train", help="train a hyper-representation on a zoo (resumes an interrupted run)")
     tr.add_argument("zoo", help="zoo directory")
     tr.add_argument("--out", required=True, help="run directory")
-    tr.add_argument("--recipe", help="tetris_cpu, tetris_paper, mnist_cpu, mnist_paper, unterthiner_paper "
-                                      "(default: the CPU recipe for the zoo's size)")
+    tr.add_argument("--recipe", help="tetris_cpu, tetris_paper, mnist_cpu, cnnu_cpu, mnist_paper, "
+                                      "unterthiner_paper (default: the CPU recipe for the zoo)")
     tr.add_argument("--loss", help="ED, E_c, E_cD or E_c+D")
     tr.add_argument("--gamma", type=float, help="weight of the contrastive term")
     tr.add_argument("--reduction", choices=("mean", "sum"),

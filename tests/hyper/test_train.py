@@ -400,3 +400,29 @@ def test_a_clipped_step_leaves_a_gradient_no_longer_than_the_bound(tiny_zoo):
     assert gradient_norm(None) > 0.01 >= gradient_norm(0.01) - 1e-6
     with pytest.raises(ValueError, match="gradient clipping norm must be a positive number"):
         TrainConfig(clip_norm=0)
+
+
+def _cnn_zoo(seeds: list[int]) -> "Zoo":
+    """An untrained CNN-u zoo of len(seeds) models × 1 checkpoint, weights drawn at random."""
+    from hrlib.zoos.architectures import layout_of
+    from hrlib.zoos.zoo import Zoo
+
+    layout = layout_of("cnn_u")
+    weights = np.random.default_rng(0).normal(size=(len(seeds), 1, layout.n_params)).astype(np.float32)
+    properties = pd.DataFrame({"model": range(len(seeds)), "epoch": 0, "seed": seeds})
+    return Zoo(weights, properties, layout, {"architecture": "cnn_u"})
+
+
+def test_default_recipe_leaves_permutations_out_where_every_model_shares_one_seed(tiny_zoo):
+    from hrlib.hyper.config import configure, default_recipe
+
+    assert default_recipe(tiny_zoo) == "tetris_cpu"
+    assert default_recipe(_cnn_zoo([1, 2, 3])) == "mnist_cpu"
+    one_seed = _cnn_zoo([42, 42, 42])
+    assert default_recipe(one_seed) == "cnnu_cpu"
+    config = configure(one_seed, device="cpu")
+    assert not config.augment.permute and config.augment.erase_p > 0
+    assert configure(one_seed, device="cpu", augment="P,E").augment.permute  # a user's choice still wins
+    no_seeds = _cnn_zoo([1, 2])
+    no_seeds.properties = no_seeds.properties.drop(columns="seed")
+    assert default_recipe(no_seeds) == "mnist_cpu"
