@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import pandas as pd
+
 from hrlib.hyper.augment import AugmentConfig
 from hrlib.hyper.config import configure, recipe_encoder
 from hrlib.hyper.losses import LossConfig
@@ -66,29 +68,31 @@ def ensure_zoo(zoo: str, runs="runs", quick_run: bool = False, device: str = "au
 
 
 def ensure_run(zoo: str, runs="runs", quick_run: bool = False, *, out: str = "", loss: str = "E_cD",
-               encoder: str = "", augment: str = "P,E", epochs: int = 0, recipe: str = "",
+               encoder: str = "", augment: str = "", epochs: int = 0, recipe: str = "",
                device: str = "auto", progress: bool = True, size: str = "full") -> Run:
     """The hyper-representation a notebook asks for, trained once on the zoo `ensure_zoo` gives.
 
     The run lives in `out` or, by default, in ``RUNS/hr/`` under the name `run_dir` gives the zoo
-    (with its size), loss, encoder (by default the recipe's), augmentations and epochs. A finished run
+    (with its size), loss, encoder and augmentations (by default the recipe's) and epochs. A finished run
     there is reused, an interrupted one resumed, a missing one trained with `configure`'s recipe (the
     CPU recipe for the zoo unless `recipe` names another). A finished run in an `out` of the
     caller's is used as it is, whatever it was trained with, so a notebook can be pointed at any run.
     """
     if out and (Path(out) / "result.json").is_file():
         return load_run(out)
-    LossConfig.named(loss), AugmentConfig.named(augment)  # bad names fail before any work
+    LossConfig.named(loss)  # bad names fail before any work
+    if augment:
+        AugmentConfig.named(augment)
     if encoder:
         named_settings(encoder)
     found = ensure_zoo(zoo, runs, quick_run, device, progress, size)
     config = configure(found, recipe, loss, encoder, epochs or None, augment=augment, quick=quick_run, device=device)
-    path = _run_path(zoo, runs, size, quick_run, out, loss, recipe_encoder(config), augment, epochs)
+    path = _run_path(zoo, runs, size, quick_run, out, loss, recipe_encoder(config), config.augment.name, epochs)
     return train(found, path, config, device=device, progress=progress)
 
 
 def plan(zoo: str, runs="runs", size: str = "full", *, out: str = "", loss: str = "E_cD", encoder: str = "",
-         augment: str = "P,E", epochs: int = 0, recipe: str = "", device: str = "auto") -> str:
+         augment: str = "", epochs: int = 0, recipe: str = "", device: str = "auto") -> str:
     """What `ensure_run` with these arguments will do, and how long it will take here, before it does it:
     the zoo found or to be built (with `hrlib.zoos.estimate.estimate`'s measured time), the run found,
     to be resumed or to be trained (with `estimate_epoch_seconds`). Takes seconds to a minute."""
@@ -100,12 +104,14 @@ def plan(zoo: str, runs="runs", size: str = "full", *, out: str = "", loss: str 
     if Path(zoo).is_dir():
         found = load_zoo(zoo, verify=False)
         layout, n_models, n_checkpoints = found.layout, found.n_models, len(found.epochs)
+        properties = found.properties
         lines.append(f"zoo: {zoo}, found: {n_models} models × {n_checkpoints} checkpoints")
     else:
         preset = sized(get_preset(zoo), size)
         where = zoo_dir(zoo, runs, size)
         layout = arch.layout_of(preset.architecture)
-        n_models = len(preset.specs())
+        properties = pd.DataFrame({"seed": [spec.seed for spec in preset.specs()]})
+        n_models = len(properties)
         n_checkpoints = len(preset.checkpoint_epochs or range(preset.epochs + 1))
         what = f"{preset.name} at {size} size: {n_models} models × {n_checkpoints} checkpoints"
         if where.exists():
@@ -113,10 +119,10 @@ def plan(zoo: str, runs="runs", size: str = "full", *, out: str = "", loss: str 
         else:
             lines.append(f"zoo: {what}, to be built into {where}; the estimate measured here:")
             lines += ["  " + line for line in str(estimate(preset, device)).splitlines()]
-    config = configure(SimpleNamespace(layout=layout), recipe, loss, encoder, epochs or None, augment=augment,
-                       quick=quick_run, device=device)
+    zoo_like = SimpleNamespace(layout=layout, n_models=n_models, properties=properties)  # what the recipe asks of a zoo
+    config = configure(zoo_like, recipe, loss, encoder, epochs or None, augment=augment, quick=quick_run, device=device)
     encoder = recipe_encoder(config)
-    path = _run_path(zoo, runs, size, quick_run, out, loss, encoder, augment, epochs)
+    path = _run_path(zoo, runs, size, quick_run, out, loss, encoder, config.augment.name, epochs)
     done = 0
     if (path / "result.json").is_file():
         return "\n".join(lines + [f"hyper-representation: found, finished, in {path}"])

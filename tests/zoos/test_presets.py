@@ -178,3 +178,7 @@ def test_sizes_and_the_plan_printed_before_any_work(tmp_path):
     cnn = plan("mnist_seed", tmp_path, "quick", device="cpu")
     assert "E_cD, Att_N," in cnn and "mnist_seed-quick-E_cD-Att_N:" in cnn
     assert "E_cD, Att_N+t," in plan("mnist_seed", tmp_path, "quick", encoder="Att_N+t", device="cpu")
+    # a one-seed zoo (CNN-u) trains cnnu_cpu, without permutations, and its folder says so
+    cnnu = plan("mnist_cnn_zoo", tmp_path, "quick", device="cpu")
+    assert "mnist_cnn_zoo-quick-E_cD-Att_N-augE:" in cnnu
+    assert "mnist_cnn_zoo-quick-E_cD-Att_N:" in plan("mnist_cnn_zoo", tmp_path, "quick", augment="P,E", device="cpu")
