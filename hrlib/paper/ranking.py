@@ -131,6 +131,17 @@ def rank(zoo, runs: dict[str, str] | None = None, split_seed: int = 0, *, protoc
     return ranked.reindex(order)
 
 
+def far_predictions_note(mean: pd.DataFrame) -> str | None:
+    """A note naming the rows of a ranking table (mean over seeds, column "R²") with R² below −1, or None."""
+    far = [str(row) for row in mean.index if mean.loc[row, "R²"] < -1]
+    if not far:
+        return None
+    return (f"R² below −1 ({'; '.join(far)}): the linear probe predicts far outside [0, 1] for a few test models. "
+            "It works on standardized features, and a feature nearly constant on the training models (such as a "
+            "saturated coordinate of z, whose sd there can be 1e-6) that moves on a test model is magnified by the "
+            "division; τ, which only ranks, is hardly touched, and the trees are immune.")
+
+
 def rank_section(zoo, name: str, runs: dict[str, str], *, seeds: int = 1, split_seed: int = 0, protocol="hrlib",
                  row_order=None, peers: bool | None = None, nfn=None, runs_dir="runs", device="auto",
                  progress: bool = True) -> tuple[str, str, str]:
@@ -188,6 +199,8 @@ def rank_section(zoo, name: str, runs: dict[str, str], *, seeds: int = 1, split_
                      f"Trained, and resumed on a rerun, under {Path(runs_dir) / 'nfn'}.")
     else:
         notes.append(f"NFN_NP, NFN_HNP: {absent}.")
+    if far := far_predictions_note(mean):
+        notes.append(far)
     notes.append("Published τ on the Small CNN Zoo's CIFAR10-GS, another zoo, for orientation only: "
                  + ", ".join(f"{k} {v:.3f}" for k, v in PUBLISHED_RANK_TAU.items()) + ".")
     what = "the NFN authors' test half" if protocol == "nfn" else "the held-out half"

@@ -11,7 +11,7 @@ import pytest
 from hrlib.cli import main
 from hrlib.errors import MissingExtra
 from hrlib.evaluate.peers import missing
-from hrlib.paper.ranking import nfn_split, rank_section
+from hrlib.paper.ranking import far_predictions_note, nfn_split, rank_section
 from hrlib.zoos.architectures import layout_of
 from hrlib.zoos.importers import import_zoo
 from hrlib.zoos.zoo import Zoo
@@ -109,3 +109,11 @@ def test_a_table_without_nfn_rows_says_why(tiny_zoo, monkeypatch, tmp_path, caps
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pip install 'hrlib[peers]'" in err
     assert not any(tmp_path.iterdir())  # nothing trained, nothing written
+
+
+def test_a_ranking_row_whose_r2_fell_below_minus_one_is_named_under_the_table():
+    mean = pd.DataFrame({"τ": [0.77, 0.74, 0.76], "R²": [0.88, -83.0, 0.86]},
+                        index=["s_U(W), trees", "E_cD, linear", "E_cD, trees"])
+    note = far_predictions_note(mean)
+    assert note.startswith("R² below −1 (E_cD, linear):") and "trees)" not in note
+    assert far_predictions_note(mean.assign(**{"R²": [0.88, -0.5, 0.86]})) is None
