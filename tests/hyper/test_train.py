@@ -402,7 +402,7 @@ def test_a_clipped_step_leaves_a_gradient_no_longer_than_the_bound(tiny_zoo):
         TrainConfig(clip_norm=0)
 
 
-def _cnn_zoo(seeds: list[int]) -> "Zoo":
+def _cnn_zoo(seeds: list[int]):
     """An untrained CNN-u zoo of len(seeds) models × 1 checkpoint, weights drawn at random."""
     from hrlib.zoos.architectures import layout_of
     from hrlib.zoos.zoo import Zoo
@@ -426,3 +426,13 @@ def test_default_recipe_leaves_permutations_out_where_every_model_shares_one_see
     no_seeds = _cnn_zoo([1, 2])
     no_seeds.properties = no_seeds.properties.drop(columns="seed")
     assert default_recipe(no_seeds) == "mnist_cpu"
+
+
+def test_on_a_gpu_a_one_seed_zoo_gets_the_papers_size_still_without_permutations(monkeypatch):
+    from hrlib.hyper.config import configure, get_recipe
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # the choice of recipe only; nothing runs
+    one_seed, own_seeds = configure(_cnn_zoo([42, 42]), device="auto"), configure(_cnn_zoo([1, 2]), device="auto")
+    assert one_seed.model == own_seeds.model and one_seed.epochs == get_recipe("mnist_paper").epochs
+    assert one_seed.model["d_model"] == get_recipe("mnist_paper").model["d_model"]
+    assert not one_seed.augment.permute and own_seeds.augment.permute
