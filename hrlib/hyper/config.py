@@ -198,8 +198,8 @@ def configure(zoo: Zoo, recipe: str = "", loss: str = "", encoder: str = "", epo
               reduction: str | None = None, **changes) -> TrainConfig:
     """A TrainConfig from a recipe and the paper's names for the loss, encoder and augmentations.
 
-    No recipe: the CPU recipe for the zoo's size; for CNN zoos on a GPU, the paper's size. No encoder:
-    the recipe's (`recipe_encoder`). `quick` (meant for the smoke-size zoos) keeps the recipe but
+    No recipe: the CPU recipe for the zoo (`default_recipe`); for CNN zoos on a GPU, the paper's size.
+    No encoder or augmentations: the recipe's (`recipe_encoder`). `quick` (meant for the smoke-size zoos) keeps the recipe but
     trains at most 12 epochs in batches of 64, so that a small zoo still gets a few hundred steps.
     Other keyword arguments are TrainConfig fields (`model`: a dict of ModelConfig changes, e.g.
     dict(latent=700)).
