@@ -24,7 +24,7 @@ from hrlib.zoos import architectures as arch
 from hrlib.zoos.build import create_zoo
 from hrlib.zoos.population import pick_device
 from hrlib.zoos.presets import CPU_SIZES, get_preset, sized
-from hrlib.zoos.zoo import Zoo, load_zoo
+from hrlib.zoos.zoo import Zoo, load_zoo, split_sizes
 
 
 def zoo_dir(zoo: str, runs="runs", size: str = "full") -> Path:
@@ -128,7 +128,7 @@ def plan(zoo: str, runs="runs", size: str = "full", *, out: str = "", loss: str 
         return "\n".join(lines + [f"hyper-representation: found, finished, in {path}"])
     if (path / "history.csv").is_file():
         done = len(read_history(path / "history.csv"))
-    n_train = round(config.split_fractions[0] * n_models) * n_checkpoints
+    n_train = split_sizes(n_models, config.split_fractions)[0] * n_checkpoints
     seconds = estimate_epoch_seconds(layout, n_models, n_checkpoints, config, device)
     left = config.epochs - done
     lines.append(f"hyper-representation: {config.loss.name}, {encoder}, "

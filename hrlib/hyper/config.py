@@ -161,7 +161,7 @@ RECIPES = {
 # Zoos whose models all start from one seed (the CNN-u zoos: one initial draw, scaled by each model's init and
 # its std) share their neuron order across the zoo, and it carries information: a random permutation of a view
 # hides it. On mnist_cnn_zoo at its CPU size, mnist_cpu's E_cD never left validation reconstruction R² -0.10 in
-# 72 epochs (fashion_cnn_zoo's run collapsed to one z at epoch 7), while the same run with erasing alone reached
+# 73 epochs (fashion_cnn_zoo's run collapsed to one z at epoch 7), while the same run with erasing alone reached
 # 0.39 by epoch 4 and stayed there (PCA with z's 700 numbers: 0.59). Hence erasing only, and 20 epochs
 # (docs/training.md, "Choosing cnnu_cpu").
 RECIPES["cnnu_cpu"] = RECIPES["mnist_cpu"].replace(epochs=20, augment=dict(permute=False))
@@ -198,18 +198,17 @@ def configure(zoo: Zoo, recipe: str = "", loss: str = "", encoder: str = "", epo
               reduction: str | None = None, **changes) -> TrainConfig:
     """A TrainConfig from a recipe and the paper's names for the loss, encoder and augmentations.
 
-    No recipe: the CPU recipe for the zoo (`default_recipe`); for CNN zoos on a GPU, the paper's size.
-    No encoder or augmentations: the recipe's (`recipe_encoder`). `quick` (meant for the smoke-size zoos) keeps the recipe but
-    trains at most 12 epochs in batches of 64, so that a small zoo still gets a few hundred steps.
+    No recipe: the CPU recipe for the zoo (`default_recipe`); for CNN zoos on a GPU, the paper's size with
+    that CPU recipe's augmentations. No encoder or augmentations: the recipe's (`recipe_encoder`). `quick`
+    (meant for the smoke-size zoos) keeps the recipe but trains at most 12 epochs in batches of 64, so
+    that a small zoo still gets a few hundred steps.
     Other keyword arguments are TrainConfig fields (`model`: a dict of ModelConfig changes, e.g.
     dict(latent=700)).
     """
-    if not recipe:
-        recipe = default_recipe(zoo)
-        if recipe in ("mnist_cpu", "cnnu_cpu") and pick_device(device).type == "cuda" and not quick:
-            augment = augment or ("E" if recipe == "cnnu_cpu" else "")  # the paper's size, still without permutations
-            recipe = "mnist_paper"
-    config = get_recipe(recipe)
+    chosen = recipe or default_recipe(zoo)
+    config = get_recipe(chosen)
+    if not recipe and chosen in ("mnist_cpu", "cnnu_cpu") and pick_device(device).type == "cuda" and not quick:
+        config = get_recipe("mnist_paper").replace(augment=config.augment)
     if loss:
         changes["loss"] = LossConfig.named(loss, config.loss.gamma if gamma is None else gamma,
                                            reduction or config.loss.reduction)

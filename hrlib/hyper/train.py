@@ -31,7 +31,7 @@ from hrlib.hyper.runs import (Run, adopt_run_folder, check_run_folder, error_lin
                               replicate_dir, save_atomic, tensor_problem, train_config, write_run_text)
 from hrlib.zoos.architectures import sign_symmetric
 from hrlib.zoos.population import pick_device
-from hrlib.zoos.zoo import Zoo
+from hrlib.zoos.zoo import Zoo, split_sizes
 
 log = logging.getLogger(__name__)
 
@@ -361,8 +361,7 @@ def estimate_epoch_seconds(layout, n_models: int, n_checkpoints: int, config: Tr
     from hrlib.zoos.layout import Layout
 
     layout = layout if isinstance(layout, Layout) else Layout.from_dict(layout)
-    train_share, val_share, _ = config.split_fractions
-    n_train, n_val = round(train_share * n_models) * n_checkpoints, round(val_share * n_models) * n_checkpoints
+    n_train, n_val = (n * n_checkpoints for n in split_sizes(n_models, config.split_fractions))
     device = pick_device(device)
     batch_size = min(config.batch_size, max(2, n_train))
     with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):

@@ -100,7 +100,7 @@ def ablation_plan(zoo, tables, runs="runs", epochs: int | None = None, quick: bo
             done = len(read_history(path / "history.csv")) if (path / "history.csv").is_file() else 0
             if (path / "result.json").is_file() or done >= config.epochs:
                 continue
-            key = (tuple(sorted(config.model.items())), config.batch_size, config.augment)
+            key = (tuple(sorted(config.model.items())), config.batch_size, config.augment, config.split_fractions)
             if key not in per_epoch:
                 per_epoch[key] = estimate_epoch_seconds(zoo.layout, n_models, n_checkpoints, config, device)
             left[name] = per_epoch[key] * (config.epochs - done)

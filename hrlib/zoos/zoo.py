@@ -117,6 +117,11 @@ class Split:
         return out
 
 
+def split_sizes(n_models: int, fractions) -> tuple[int, int]:
+    """How many models the training and validation parts of `Zoo.split` hold (the test part: the rest)."""
+    return round(fractions[0] * n_models), round(fractions[1] * n_models)
+
+
 class Zoo:
     """A model zoo: `weights` (m, c, p), `properties` (m·c rows), `layout`, `manifest`."""
 
@@ -165,8 +170,7 @@ class Zoo:
         if len(fractions) != 3 or min(fractions) < 0 or not np.isclose(sum(fractions), 1):
             raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {fractions}")
         order = np.random.default_rng(seed).permutation(self.n_models)
-        n_train = round(fractions[0] * self.n_models)
-        n_val = round(fractions[1] * self.n_models)
+        n_train, n_val = split_sizes(self.n_models, fractions)
         return Split(
             np.sort(order[:n_train]), np.sort(order[n_train : n_train + n_val]), np.sort(order[n_train + n_val :])
         )
