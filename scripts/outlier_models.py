@@ -2,13 +2,17 @@
 
     hrlib probe ZOO_DIR --run E_cD=RUN_DIR --seeds 3 --out table.csv --predictions predictions.csv.gz
     python scripts/outlier_models.py ZOO_DIR predictions.csv.gz [--factor 5]
+    python scripts/outlier_models.py ZOO_DIR --run RUN_DIR [--run RUN_DIR-s1 ...]
 
 A hyper-parameter zoo keeps every model whose weights stay finite, and some of them grow weights a
 hundred times larger than the rest (a ReLU network from a U(0, 1) init, say). A linear probe on the
 weights or their statistics extrapolates far on such a test model, and its error can outweigh every
 other checkpoint's. This reads the test predictions `hrlib probe --predictions` wrote and prints each
 feature set's test R² (%) on all test checkpoints and without the outlier models: those whose
-largest weight norm over their checkpoints exceeds `factor` times the zoo's median.
+largest weight norm over their checkpoints exceeds `factor` times the zoo's median. With `--run`, it
+prints each hyper-representation's reconstruction R² (%) on its own split's training, validation and
+test models, likewise with and without the outliers: the R² of all weights is a share of their variance,
+which a few exploded models can hold most of.
 """
 
 import argparse
@@ -43,14 +47,35 @@ def scores(predictions: pd.DataFrame, outliers) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def reconstruction_scores(zoo, runs, outliers) -> pd.DataFrame:
+    """Reconstruction R² (%) of each run on its split's parts, on all models and without the outliers."""
+    from hrlib.hyper.inference import reconstruction_r2
+    from hrlib.hyper.runs import load_run
+
+    rows = []
+    for path in runs:
+        run = load_run(path)
+        split = zoo.split(run.config.split_fractions, seed=run.config.split_seed)
+        for part in ("train", "val", "test"):
+            models = np.asarray(split[part])
+            kept = models[~np.isin(models, outliers)]
+            rows.append(dict(run=Path(path).name, part=part, all=100 * reconstruction_r2(run, zoo, models),
+                             without=100 * reconstruction_r2(run, zoo, kept), outliers=len(models) - len(kept)))
+    return pd.DataFrame(rows)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("zoo")
-    parser.add_argument("predictions", help="the CSV file of `hrlib probe ZOO ... --predictions FILE`")
+    parser.add_argument("predictions", nargs="?", help="the CSV file of `hrlib probe ZOO ... --predictions FILE`")
+    parser.add_argument("--run", dest="runs", action="append", default=[], metavar="RUN_DIR",
+                        help="a hyper-representation trained on ZOO: its reconstruction R² (repeatable)")
     parser.add_argument("--factor", type=float, default=5.0)
     args = parser.parse_args()
 
-    if not Path(args.predictions).is_file():
+    if args.predictions is None and not args.runs:
+        parser.error("give the predictions file of `hrlib probe`, or --run RUN_DIR, or both")
+    if args.predictions is not None and not Path(args.predictions).is_file():
         parser.error(f"{args.predictions}: no such file; write it with `hrlib probe ZOO ... --predictions FILE`")
     zoo = load_zoo(args.zoo)
     outliers = outlier_models(zoo, args.factor)
@@ -64,6 +89,11 @@ def main():
             print(last.loc[outliers, kinds].value_counts().to_string())
         print(f"their final test accuracy: {last.loc[outliers, 'test_acc'].min():.3f} to "
               f"{last.loc[outliers, 'test_acc'].max():.3f}")
+    if args.runs:
+        print("reconstruction R² (%) on each run's split, with and without the outlier models")
+        print(reconstruction_scores(zoo, args.runs, outliers).round(1).to_string(index=False))
+    if args.predictions is None:
+        return
     table = scores(pd.read_csv(args.predictions), outliers).groupby(["target", "feature"], sort=False)
     seeds = table.size().max()
     spread = lambda column: (table[column].mean().round(1).astype(str)  # noqa: E731

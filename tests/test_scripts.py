@@ -115,6 +115,28 @@ def test_outlier_models_scores_with_and_without_the_exploded_models(tiny_zoo, tm
     assert done.returncode == 2 and "write it with `hrlib probe ZOO ... --predictions FILE`" in done.stderr
 
 
+def test_outlier_models_scores_a_runs_reconstruction_with_and_without_the_exploded_models(tiny_zoo, tiny_run):
+    from hrlib.hyper.inference import reconstruction_r2
+    from hrlib.hyper.runs import load_run
+
+    out = run_script("outlier_models.py", tiny_zoo.path, "--run", tiny_run, "--factor", 1)
+    rows = [line.split() for line in out.split("with and without the outlier models\n")[1].splitlines()[1:]]
+    assert [row[:2] for row in rows] == [[tiny_run.name, part] for part in ("train", "val", "test")]
+    run = load_run(tiny_run)
+    split = tiny_zoo.split(run.config.split_fractions, seed=run.config.split_seed)
+    norms = np.linalg.norm(tiny_zoo.weights, axis=2).max(axis=1)
+    for row, part in zip(rows, ("train", "val", "test")):
+        models = np.asarray(split[part])
+        kept = models[norms[models] <= np.median(norms)]  # factor 1: every model above the median is out
+        assert float(row[2]) == pytest.approx(100 * reconstruction_r2(run, tiny_zoo, models), abs=0.051)
+        assert float(row[3]) == pytest.approx(100 * reconstruction_r2(run, tiny_zoo, kept), abs=0.051)
+        assert int(row[4]) == len(models) - len(kept)
+    assert sum(int(row[4]) for row in rows) == (norms > np.median(norms)).sum() > 0
+    done = subprocess.run([sys.executable, str(SCRIPTS / "outlier_models.py"), str(tiny_zoo.path)],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "or --run RUN_DIR" in done.stderr
+
+
 def test_tanh_saturation_finds_u01_saturated_and_kaiming_not():
     out = run_script("tanh_saturation.py", "--images", 40, "--seeds", 1)
     lines = out.splitlines()
