@@ -3,6 +3,7 @@
     hrlib probe ZOO_DIR --run E_cD=RUN_DIR --seeds 3 --out table.csv --predictions predictions.csv.gz
     python scripts/outlier_models.py ZOO_DIR predictions.csv.gz [--factor 5]
     python scripts/outlier_models.py ZOO_DIR --run RUN_DIR [--run RUN_DIR-s1 ...]
+    python scripts/outlier_models.py ZOO_DIR --save-without NEW_ZOO_DIR
 
 A hyper-parameter zoo keeps every model whose weights stay finite, and some of them grow weights a
 hundred times larger than the rest (a ReLU network from a U(0, 1) init, say). A linear probe on the
@@ -12,7 +13,8 @@ feature set's test R² (%) on all test checkpoints and without the outlier model
 largest weight norm over their checkpoints exceeds `factor` times the zoo's median. With `--run`, it
 prints each hyper-representation's reconstruction R² (%) on its own split's training, validation and
 test models, likewise with and without the outliers: the R² of all weights is a share of their variance,
-which a few exploded models can hold most of.
+which a few exploded models can hold most of. `--save-without` writes a copy of the zoo without the
+outliers (its manifest lists the models it kept), to train and probe on.
 """
 
 import argparse
@@ -70,11 +72,12 @@ def main():
     parser.add_argument("predictions", nargs="?", help="the CSV file of `hrlib probe ZOO ... --predictions FILE`")
     parser.add_argument("--run", dest="runs", action="append", default=[], metavar="RUN_DIR",
                         help="a hyper-representation trained on ZOO: its reconstruction R² (repeatable)")
+    parser.add_argument("--save-without", metavar="NEW_ZOO_DIR", help="write the zoo without the outliers here")
     parser.add_argument("--factor", type=float, default=5.0)
     args = parser.parse_args()
 
-    if args.predictions is None and not args.runs:
-        parser.error("give the predictions file of `hrlib probe`, or --run RUN_DIR, or both")
+    if args.predictions is None and not args.runs and not args.save_without:
+        parser.error("give the predictions file of `hrlib probe`, or --run RUN_DIR, or --save-without NEW_ZOO_DIR")
     if args.predictions is not None and not Path(args.predictions).is_file():
         parser.error(f"{args.predictions}: no such file; write it with `hrlib probe ZOO ... --predictions FILE`")
     zoo = load_zoo(args.zoo)
@@ -89,6 +92,9 @@ def main():
             print(last.loc[outliers, kinds].value_counts().to_string())
         print(f"their final test accuracy: {last.loc[outliers, 'test_acc'].min():.3f} to "
               f"{last.loc[outliers, 'test_acc'].max():.3f}")
+    if args.save_without:
+        kept = np.setdiff1d(np.arange(zoo.n_models), outliers)
+        print(f"{zoo.subset(kept).save(args.save_without)}: the {len(kept)} other models")
     if args.runs:
         print("reconstruction R² (%) on each run's split, with and without the outlier models")
         print(reconstruction_scores(zoo, args.runs, outliers).round(1).to_string(index=False))

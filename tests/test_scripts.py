@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hrlib import load_zoo
+
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
@@ -115,11 +117,12 @@ def test_outlier_models_scores_with_and_without_the_exploded_models(tiny_zoo, tm
     assert done.returncode == 2 and "write it with `hrlib probe ZOO ... --predictions FILE`" in done.stderr
 
 
-def test_outlier_models_scores_a_runs_reconstruction_with_and_without_the_exploded_models(tiny_zoo, tiny_run):
+def test_outlier_models_scores_a_runs_reconstruction_and_saves_the_zoo_without_them(tiny_zoo, tiny_run, tmp_path):
     from hrlib.hyper.inference import reconstruction_r2
     from hrlib.hyper.runs import load_run
 
-    out = run_script("outlier_models.py", tiny_zoo.path, "--run", tiny_run, "--factor", 1)
+    out = run_script("outlier_models.py", tiny_zoo.path, "--run", tiny_run, "--factor", 1,
+                     "--save-without", tmp_path / "kept")
     rows = [line.split() for line in out.split("with and without the outlier models\n")[1].splitlines()[1:]]
     assert [row[:2] for row in rows] == [[tiny_run.name, part] for part in ("train", "val", "test")]
     run = load_run(tiny_run)
@@ -132,6 +135,9 @@ def test_outlier_models_scores_a_runs_reconstruction_with_and_without_the_explod
         assert float(row[3]) == pytest.approx(100 * reconstruction_r2(run, tiny_zoo, kept), abs=0.051)
         assert int(row[4]) == len(models) - len(kept)
     assert sum(int(row[4]) for row in rows) == (norms > np.median(norms)).sum() > 0
+    kept = load_zoo(tmp_path / "kept")
+    assert kept.manifest["subset_models"] == list(np.flatnonzero(norms <= np.median(norms)))
+    assert f"{tmp_path / 'kept'}: the {kept.n_models} other models" in out
     done = subprocess.run([sys.executable, str(SCRIPTS / "outlier_models.py"), str(tiny_zoo.path)],
                           capture_output=True, text=True)
     assert done.returncode == 2 and "or --run RUN_DIR" in done.stderr

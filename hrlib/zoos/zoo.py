@@ -185,6 +185,20 @@ class Zoo:
         w = self.weights if models is None else self.weights[np.asarray(models)]
         return np.asarray(w, dtype=np.float32).reshape(-1, self.weights.shape[2])
 
+    def subset(self, models) -> Zoo:
+        """A zoo of `models` alone, renumbered 0..len-1 in the order given; its manifest names the
+        original models (`subset_models`) and the zoo they came from (`subset_of`, its fingerprint)."""
+        models = np.asarray(models, dtype=int)
+        if models.ndim != 1 or len(models) == 0 or len(np.unique(models)) != len(models):
+            raise ValueError("models must be a non-empty list of distinct model indices")
+        if models.min() < 0 or models.max() >= self.n_models:
+            raise ValueError(f"model indices must lie in 0..{self.n_models - 1}")
+        properties = self.properties.iloc[self.rows(models)].reset_index(drop=True)
+        properties["model"] = np.repeat(np.arange(len(models)), self.weights.shape[1])
+        manifest = {k: v for k, v in self.manifest.items() if k != "files"}
+        manifest |= {"subset_of": self.fingerprint, "subset_models": models.tolist()}
+        return Zoo(self.weights[models], properties, self.layout, manifest)
+
     def save(self, path, overwrite: bool = False) -> Path:
         """Write the zoo to `path` atomically: it appears complete or not at all. With `overwrite`, an
         hrlib zoo already at `path` is replaced once the new one is complete; any other folder is refused."""

@@ -159,3 +159,19 @@ def test_an_unsaved_zoo_without_an_architecture_saves_and_loads(tiny_zoo, tmp_pa
     manifest = {k: v for k, v in tiny_zoo.manifest.items() if k != "architecture"}
     path = Zoo(np.asarray(tiny_zoo.weights), tiny_zoo.properties, tiny_zoo.layout, manifest).save(tmp_path / "z")
     assert load_zoo(path).architecture is None
+
+
+def test_a_subset_keeps_its_models_renumbered_and_names_where_they_came_from(tiny_zoo, tmp_path):
+    models = [5, 0, 17]
+    path = tiny_zoo.subset(models).save(tmp_path / "z")
+    sub = load_zoo(path)
+    c = tiny_zoo.weights.shape[1]
+    np.testing.assert_array_equal(sub.weights, np.asarray(tiny_zoo.weights)[models])
+    assert list(sub.properties.model) == list(np.repeat([0, 1, 2], c))
+    original = tiny_zoo.properties.iloc[tiny_zoo.rows(models)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(sub.properties.drop(columns="model"), original.drop(columns="model"))
+    assert sub.manifest["subset_models"] == models and sub.manifest["subset_of"] == tiny_zoo.fingerprint
+    assert sub.fingerprint != tiny_zoo.fingerprint
+    for bad in ([], [0, 0], [tiny_zoo.n_models], [-1]):
+        with pytest.raises(ValueError, match="model indices"):
+            tiny_zoo.subset(bad)
