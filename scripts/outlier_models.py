@@ -25,12 +25,7 @@ import pandas as pd
 from sklearn.metrics import r2_score
 
 from hrlib import load_zoo
-
-
-def outlier_models(zoo, factor: float) -> np.ndarray:
-    """The models whose largest checkpoint weight norm exceeds `factor` times the median model's."""
-    largest = np.linalg.norm(zoo.weights, axis=2).max(axis=1)
-    return np.flatnonzero(largest > factor * np.median(largest))
+from hrlib.zoos.zoo import exploded_models
 
 
 def scores(predictions: pd.DataFrame, outliers) -> pd.DataFrame:
@@ -81,7 +76,7 @@ def main():
     if args.predictions is not None and not Path(args.predictions).is_file():
         parser.error(f"{args.predictions}: no such file; write it with `hrlib probe ZOO ... --predictions FILE`")
     zoo = load_zoo(args.zoo)
-    outliers = outlier_models(zoo, args.factor)
+    outliers = exploded_models(zoo, args.factor)
     largest = np.linalg.norm(zoo.weights, axis=2).max(axis=1)
     print(f"{len(outliers)} of {len(largest)} models exceed {args.factor:g} × the median largest weight norm "
           f"({np.median(largest):.1f}; the largest is {largest.max():.1f})")

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from hrlib import load_zoo
+from hrlib.zoos.zoo import exploded_models
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
@@ -101,12 +102,12 @@ def test_outlier_models_scores_with_and_without_the_exploded_models(tiny_zoo, tm
     table = script.scores(predictions, outliers=[3])  # model 3's predictions are off by 40
     assert table.loc[0, "all"] < -1000 and table.loc[0, "without"] > 99 and table.loc[0, "outliers_tested"] == 1
     norms = np.linalg.norm(tiny_zoo.weights, axis=2).max(axis=1)
-    assert list(script.outlier_models(tiny_zoo, 1.0)) == list(np.flatnonzero(norms > np.median(norms)))
+    assert list(exploded_models(tiny_zoo, 1.0)) == list(np.flatnonzero(norms > np.median(norms)))
     written = tmp_path / "predictions.csv.gz"  # what the script reads: the probe's own test predictions
     assert main(["probe", str(tiny_zoo.path), "--features", "W,sW", "--targets", "Eph,Acc,Act", "--seeds", "2",
                  "--out", str(tmp_path / "t.csv"), "--predictions", str(written)]) == 0
     out = run_script("outlier_models.py", tiny_zoo.path, written, "--factor", 1)
-    assert out.startswith(f"{len(script.outlier_models(tiny_zoo, 1.0))} of {len(norms)} models exceed 1 ×")
+    assert out.startswith(f"{len(exploded_models(tiny_zoo, 1.0))} of {len(norms)} models exceed 1 ×")
     rows = [line.split() for line in out.split("outlier models in each test split\n")[1].splitlines()[2:]]
     assert [row[:2] for row in rows] == [["Eph", "W"], ["Acc", "W"], ["Eph", "s(W)"], ["Acc", "s(W)"]]  # not Act
     assert all(row[3] == "±" and row[6] == "±" for row in rows)  # mean ± sd over the two split seeds

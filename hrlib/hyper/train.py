@@ -31,7 +31,7 @@ from hrlib.hyper.runs import (Run, adopt_run_folder, check_run_folder, error_lin
                               replicate_dir, save_atomic, tensor_problem, train_config, write_run_text)
 from hrlib.zoos.architectures import sign_symmetric
 from hrlib.zoos.population import pick_device
-from hrlib.zoos.zoo import Zoo, split_sizes
+from hrlib.zoos.zoo import Zoo, exploded_share, split_sizes
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,8 @@ def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", pro
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(config.seed)
             loop = _start(out, config, model_config, device)
+            if loop.epoch == 0:
+                _warn_of_exploded_models(zoo, config)
             if model_config.standardize and loop.epoch == 0:  # a resumed run has its own in state.pt
                 loop.model.fit_standardization(data["train"])
             adopt_run_folder(out)
@@ -156,6 +158,18 @@ def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", pro
     run.result = result
     run.model.cpu()
     return run
+
+
+def _warn_of_exploded_models(zoo: Zoo, config: TrainConfig, most: float = 0.5):
+    """Say so when a few models with exploded weights hold most of the training weights' variance."""
+    models = zoo.split(config.split_fractions, seed=config.split_seed).train
+    share = exploded_share(zoo, models)
+    if share > most:
+        log.warning("models with exploded weights (largest norm over 5 × the median model's) hold %.0f%% of the "
+                    "variance of the training models' weights: the reconstruction will learn mostly them, and its "
+                    "R² measure mostly them. `python scripts/outlier_models.py ZOO --run RUN` scores it without "
+                    "them, and --save-without writes the zoo without them (docs/probing.md, \"Models with "
+                    "exploded weights\")", 100 * share)
 
 
 def train_replicates(zoo: Zoo, out, config: TrainConfig, replicates: int, device="auto", progress: bool = True) -> list[Run]:

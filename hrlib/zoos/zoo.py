@@ -223,6 +223,24 @@ class Zoo:
         return path
 
 
+def exploded_models(zoo: Zoo, factor: float = 5.0) -> np.ndarray:
+    """The models whose largest checkpoint weight norm exceeds `factor` times the median model's: those
+    whose weights grew far beyond the rest (a ReLU network from a U(0, 1) init, say)."""
+    largest = np.linalg.norm(zoo.weights, axis=2).max(axis=1)
+    return np.flatnonzero(largest > factor * np.median(largest))
+
+
+def exploded_share(zoo: Zoo, models, factor: float = 5.0) -> float:
+    """The share of the variance of `models`' weights (all checkpoints, around their mean) that their
+    exploded models hold: what a reconstruction R² of those models mostly measures when it is large."""
+    models = np.asarray(models)
+    w = zoo.samples(models).astype(np.float64)
+    per_row = ((w - w.mean(0)) ** 2).sum(1)
+    exploded = np.isin(np.repeat(models, zoo.weights.shape[1]), exploded_models(zoo, factor))
+    total = per_row.sum()
+    return float(per_row[exploded].sum() / total) if total > 0 else 0.0
+
+
 def weight_variance(zoo: Zoo, by=None, max_rows: int = 200_000, seed: int = 0) -> float:
     """The paper's VAR (Table 4): each weight's variance over the zoo's checkpoints, averaged over
     weights. With `by` (e.g. ["init", "activation"]), VAR_c: the same within each group of

@@ -436,3 +436,21 @@ def test_on_a_gpu_a_one_seed_zoo_gets_the_papers_size_still_without_permutations
     assert one_seed.model == own_seeds.model and one_seed.epochs == get_recipe("mnist_paper").epochs
     assert one_seed.model["d_model"] == get_recipe("mnist_paper").model["d_model"]
     assert not one_seed.augment.permute and own_seeds.augment.permute
+
+
+def test_training_warns_where_a_few_exploded_models_hold_most_of_the_variance(tiny_zoo, tmp_path, caplog):
+    from hrlib.zoos.zoo import Zoo, exploded_models, exploded_share
+
+    config = TINY.replace(epochs=1)
+    train_models = tiny_zoo.split(config.split_fractions, seed=config.split_seed).train
+    weights = np.array(tiny_zoo.weights)
+    weights[train_models[0]] *= 100  # one training model whose weights grew a hundredfold
+    blown = Zoo(weights, tiny_zoo.properties, tiny_zoo.layout, dict(tiny_zoo.manifest))
+    assert list(exploded_models(blown)) == [train_models[0]] and exploded_share(blown, train_models) > 0.9
+    assert exploded_share(tiny_zoo, train_models) == 0
+    with caplog.at_level("WARNING", logger="hrlib"):
+        train(tiny_zoo, tmp_path / "clean", config, device="cpu", progress=False)
+        assert "exploded" not in caplog.text
+        train(blown, tmp_path / "blown", config, device="cpu", progress=False)
+    assert "models with exploded weights (largest norm over 5 × the median model's) hold 9" in caplog.text
+    assert "scripts/outlier_models.py ZOO --run RUN" in caplog.text
