@@ -134,10 +134,10 @@ def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", pro
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(config.seed)
             loop = _start(out, config, model_config, device)
-            if loop.epoch == 0:
+            if loop.epoch == 0:  # a resumed run was warned when it began; its standardization is in state.pt
                 _warn_of_exploded_models(zoo, config)
-            if model_config.standardize and loop.epoch == 0:  # a resumed run has its own in state.pt
-                loop.model.fit_standardization(data["train"])
+                if model_config.standardize:
+                    loop.model.fit_standardization(data["train"])
             adopt_run_folder(out)
             write_run_text(config_file, json.dumps({
                 "train": config.to_dict(), "model": model_config.to_dict(), "zoo": str(zoo.path) if zoo.path else None,

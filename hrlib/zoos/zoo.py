@@ -223,22 +223,26 @@ class Zoo:
         return path
 
 
-def exploded_models(zoo: Zoo, factor: float = 5.0) -> np.ndarray:
+def exploded_models(zoo: Zoo, factor: float = 5.0, chunk: int = 256) -> np.ndarray:
     """The models whose largest checkpoint weight norm exceeds `factor` times the median model's: those
-    whose weights grew far beyond the rest (a ReLU network from a U(0, 1) init, say)."""
-    largest = np.linalg.norm(zoo.weights, axis=2).max(axis=1)
+    whose weights grew far beyond the rest (a ReLU network from a U(0, 1) init, say). Read `chunk`
+    models at a time, so a zoo on disk is never copied whole."""
+    largest = np.concatenate([np.linalg.norm(zoo.weights[i : i + chunk], axis=2).max(axis=1)
+                              for i in range(0, zoo.n_models, chunk)])
     return np.flatnonzero(largest > factor * np.median(largest))
 
 
 def exploded_share(zoo: Zoo, models, factor: float = 5.0) -> float:
     """The share of the variance of `models`' weights (all checkpoints, around their mean) that their
-    exploded models hold: what a reconstruction R² of those models mostly measures when it is large."""
+    exploded models hold: what a reconstruction R² of those models mostly measures when it is large.
+    0 without exploded models; otherwise two passes over the models, one model at a time."""
     models = np.asarray(models)
-    w = zoo.samples(models).astype(np.float64)
-    per_row = ((w - w.mean(0)) ** 2).sum(1)
-    exploded = np.isin(np.repeat(models, zoo.weights.shape[1]), exploded_models(zoo, factor))
-    total = per_row.sum()
-    return float(per_row[exploded].sum() / total) if total > 0 else 0.0
+    exploded = np.isin(models, exploded_models(zoo, factor))
+    if not exploded.any():
+        return 0.0
+    mean = sum(zoo.weights[m].sum(0, dtype=np.float64) for m in models) / (len(models) * zoo.weights.shape[1])
+    spread = np.array([((zoo.weights[m] - mean) ** 2).sum() for m in models])
+    return float(spread[exploded].sum() / spread.sum())
 
 
 def weight_variance(zoo: Zoo, by=None, max_rows: int = 200_000, seed: int = 0) -> float:
