@@ -447,6 +447,10 @@ def test_training_warns_where_a_few_exploded_models_hold_most_of_the_variance(ti
     weights[train_models[0]] *= 100  # one training model whose weights grew a hundredfold
     blown = Zoo(weights, tiny_zoo.properties, tiny_zoo.layout, dict(tiny_zoo.manifest))
     assert list(exploded_models(blown)) == [train_models[0]] and exploded_share(blown, train_models) > 0.9
+    w = blown.samples(train_models).astype(np.float64)  # the share computed all at once
+    per_row = ((w - w.mean(0)) ** 2).sum(1)
+    c = blown.weights.shape[1]
+    assert exploded_share(blown, train_models) == pytest.approx(per_row[:c].sum() / per_row.sum())
     assert exploded_share(tiny_zoo, train_models) == 0
     with caplog.at_level("WARNING", logger="hrlib"):
         train(tiny_zoo, tmp_path / "clean", config, device="cpu", progress=False)
