@@ -31,7 +31,7 @@ from hrlib.hyper.runs import (Run, adopt_run_folder, check_run_folder, error_lin
                               replicate_dir, save_atomic, tensor_problem, train_config, write_run_text)
 from hrlib.zoos.architectures import sign_symmetric
 from hrlib.zoos.population import pick_device
-from hrlib.zoos.zoo import Zoo, exploded_share, split_sizes
+from hrlib.zoos.zoo import Split, Zoo, exploded_share, split_sizes
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +40,15 @@ MAX_REPLICATES = 1_000
 STATE_KEYS = ("model", "optimizer", "scheduler", "rng", "aug_gen", "shuffle_gen", "history", "best", "epoch")
 
 
-def _splits(zoo: Zoo, config: TrainConfig, device) -> dict[str, torch.Tensor]:
+def _splits(zoo: Zoo, config: TrainConfig, device) -> tuple[Split, dict[str, torch.Tensor]]:
+    """The run's split by model, and each part's checkpoints as one tensor on `device`."""
     split = zoo.split(config.split_fractions, seed=config.split_seed)
     empty = [name for name in ("train", "val", "test") if len(split[name]) == 0]
     if empty:
         shares = "/".join(f"{100 * f:g}" for f in config.split_fractions)
         raise ValueError(f"{zoo!r} is too small to split {shares} by model: no models in {', '.join(empty)}; "
                          "a hyper-representation needs at least a few models in each split")
-    return {name: torch.tensor(zoo.samples(split[name]), device=device) for name in ("train", "val", "test")}
+    return split, {name: torch.tensor(zoo.samples(split[name]), device=device) for name in ("train", "val", "test")}
 
 
 def _as_json(obj) -> dict:
@@ -114,7 +115,7 @@ def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", pro
     device = pick_device(device)
     model_config = config.model_config(zoo)
     _check_memory(model_config, device)
-    data = _splits(zoo, config, device)
+    split, data = _splits(zoo, config, device)
     flips = _sign_flips(zoo) if config.augment.sign_flip else None
     bank_gen = torch.Generator().manual_seed(config.seed + 1)
     bank = permutation_bank(zoo.layout, config.bank_size, bank_gen).to(device)
@@ -135,7 +136,7 @@ def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", pro
             torch.manual_seed(config.seed)
             loop = _start(out, config, model_config, device)
             if loop.epoch == 0:  # a resumed run was warned when it began; its standardization is in state.pt
-                _warn_of_exploded_models(zoo, config)
+                _warn_of_exploded_models(zoo, split.train)
                 if model_config.standardize:
                     loop.model.fit_standardization(data["train"])
             adopt_run_folder(out)
@@ -160,9 +161,8 @@ def train(zoo: Zoo, out, config: TrainConfig = TrainConfig(), device="auto", pro
     return run
 
 
-def _warn_of_exploded_models(zoo: Zoo, config: TrainConfig, most: float = 0.5):
-    """Say so when a few models with exploded weights hold most of the training weights' variance."""
-    models = zoo.split(config.split_fractions, seed=config.split_seed).train
+def _warn_of_exploded_models(zoo: Zoo, models, most: float = 0.5):
+    """Say so when a few models with exploded weights hold most of the training models' weight variance."""
     share = exploded_share(zoo, models)
     if share > most:
         log.warning("models with exploded weights (largest norm over 5 × the median model's) hold %.0f%% of the "
