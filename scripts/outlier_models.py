@@ -73,6 +73,8 @@ def main():
 
     if args.predictions is None and not args.runs and not args.save_without:
         parser.error("give the predictions file of `hrlib probe`, or --run RUN_DIR, or --save-without NEW_ZOO_DIR")
+    if args.save_without and Path(args.save_without).exists():
+        parser.error(f"{args.save_without} exists; --save-without writes a new folder")
     if args.predictions is not None and not Path(args.predictions).is_file():
         parser.error(f"{args.predictions}: no such file; write it with `hrlib probe ZOO ... --predictions FILE`")
     zoo = load_zoo(args.zoo)

@@ -142,6 +142,10 @@ def test_outlier_models_scores_a_runs_reconstruction_and_saves_the_zoo_without_t
     done = subprocess.run([sys.executable, str(SCRIPTS / "outlier_models.py"), str(tiny_zoo.path)],
                           capture_output=True, text=True)
     assert done.returncode == 2 and "or --run RUN_DIR" in done.stderr
+    done = subprocess.run([sys.executable, str(SCRIPTS / "outlier_models.py"), str(tiny_zoo.path), "--save-without",
+                           str(tmp_path / "kept")], capture_output=True, text=True)  # the folder written above
+    assert done.returncode == 2 and "kept exists; --save-without writes a new folder" in done.stderr
+    assert load_zoo(tmp_path / "kept").manifest["subset_models"] == kept.manifest["subset_models"]  # untouched
 
 
 def test_tanh_saturation_finds_u01_saturated_and_kaiming_not():
